@@ -1,0 +1,50 @@
+// Splits the client's byte stream into command lines (RFC 1939 section 3).
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "pop3/core/limits.hpp"
+
+namespace pop3::core {
+
+struct FramedLine {
+    std::string text; // without CRLF or LF
+    bool operator==(const FramedLine&) const = default;
+};
+// A line longer than the limit; its bytes were discarded up to its end.
+struct OverlongLine {
+    std::size_t length; // octets seen, including the terminator when seen
+    bool operator==(const OverlongLine&) const = default;
+};
+using Frame = std::variant<FramedLine, OverlongLine>;
+
+// Accepts CRLF and bare LF as line ends (a relaxation popa3d also makes).
+// Never buffers more than `max_line` octets: an overlong line is reported
+// once, when its end arrives, and never truncated into a command.
+class LineFramer {
+public:
+    explicit LineFramer(std::size_t max_line = k_max_command_line)
+        : max_line_(max_line) {}
+
+    // Appends bytes from the client.
+    void feed(std::string_view bytes);
+    // The next complete frame, if any.
+    [[nodiscard]] std::optional<Frame> next();
+    // Octets held that do not yet form a line.
+    [[nodiscard]] std::size_t pending() const { return buffer_.size() - start_; }
+    // Discards everything buffered (used after STLS, RFC 2595 section 4).
+    void clear();
+
+private:
+    void compact();
+
+    std::size_t max_line_;
+    std::string buffer_;
+    std::size_t start_ = 0;
+    std::size_t overlong_ = 0; // > 0 while discarding an overlong line
+};
+
+} // namespace pop3::core

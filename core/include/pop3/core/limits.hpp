@@ -1,0 +1,27 @@
+// Every protocol and resource limit of pop3d, in one place (popa3d's params.h).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace pop3::core {
+
+// RFC 2449 section 4: a command line is at most 255 octets including CRLF.
+inline constexpr std::size_t k_max_command_line = 255;
+// RFC 2449 section 4: a response status line is at most 512 octets incl. CRLF.
+inline constexpr std::size_t k_max_response_line = 512;
+// RFC 1939 UIDL: 1 to 70 characters in the range 0x21 to 0x7E.
+inline constexpr std::size_t k_max_uidl = 70;
+// RFC 1939 section 3: arguments are up to 40 characters long. We accept more
+// (user@domain logins can be longer) but bound them.
+inline constexpr std::size_t k_max_argument = 200;
+// Failed USER/PASS or APOP attempts before the session is closed.
+inline constexpr unsigned k_default_max_auth_failures = 3;
+// Consecutive malformed, unknown or misplaced commands before the session is
+// closed; any successful command resets the count.
+inline constexpr unsigned k_default_max_bad_commands = 10;
+// RFC 1939 section 3: the autologout timer must be at least 10 minutes.
+inline constexpr unsigned k_default_idle_timeout_seconds = 600;
+// Largest message number we parse; anything larger cannot exist.
+inline constexpr std::uint64_t k_max_message_number = 0xFFFFFFFFu;
+
+} // namespace pop3::core

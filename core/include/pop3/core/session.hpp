@@ -1,0 +1,86 @@
+// The POP3 session state machine (RFC 1939 sections 3-6): one pure step
+// function folding client lines and shell events into responses and effects.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "pop3/core/effect.hpp"
+#include "pop3/core/framing.hpp"
+#include "pop3/core/limits.hpp"
+#include "pop3/core/mailbox.hpp"
+#include "pop3/core/response.hpp"
+
+namespace pop3::core {
+
+// Site policy, fixed for the session.
+struct Config {
+    unsigned max_auth_failures = k_default_max_auth_failures;
+    unsigned max_bad_commands = k_default_max_bad_commands;
+    bool apop = true;                  // advertise APOP in the greeting
+    bool mark_seen = true;             // RETR marks messages Seen
+    std::string expire = "NEVER";      // RFC 2449 EXPIRE policy
+    unsigned login_delay = 0;          // RFC 2449 LOGIN-DELAY seconds
+    std::string implementation = "pop3d";
+    bool operator==(const Config&) const = default;
+};
+
+// --- states ----------------------------------------------------------------
+// Before the greeting.
+struct Idle { bool operator==(const Idle&) const = default; };
+// AUTHORIZATION, RFC 1939 section 4. `user` is set after a USER command.
+struct Authorization {
+    std::optional<std::string> user;
+    unsigned auth_failures = 0;
+    unsigned bad_commands = 0;
+    bool apop_banner = false; // greeting carried a timestamp
+    bool operator==(const Authorization&) const = default;
+};
+// Waiting for the shell to check credentials and open the mailbox.
+struct Authenticating {
+    Authorization previous; // restored (with one more failure) on rejection
+    std::string user;
+    bool verified = false;  // credentials accepted, mailbox being opened
+    bool operator==(const Authenticating&) const = default;
+};
+// TRANSACTION, RFC 1939 section 5.
+struct Transaction {
+    std::string user;
+    MailboxView mailbox;
+    unsigned bad_commands = 0;
+};
+// UPDATE, RFC 1939 section 6: waiting for the shell to remove messages.
+struct Updating { bool operator==(const Updating&) const = default; };
+struct Closed { bool operator==(const Closed&) const = default; };
+
+using SessionState =
+    std::variant<Idle, Authorization, Authenticating, Transaction, Updating,
+                 Closed>;
+
+// --- inputs ----------------------------------------------------------------
+// A line from the client (FramedLine) or an overlong one, or a shell event.
+using Input = std::variant<FramedLine, OverlongLine, Event>;
+
+// The result of one step. The shell writes `responses` in order, then runs
+// `effects` in order.
+struct Step {
+    SessionState state;
+    std::vector<Response> responses;
+    std::vector<Effect> effects;
+};
+
+// The one entry point: RFC 1939 semantics for one input.
+[[nodiscard]] Step step(SessionState state, const Input& input,
+                        const Config& config);
+
+// Short name of the state for logs and -ERR texts ("AUTHORIZATION").
+[[nodiscard]] std::string_view state_name(const SessionState& state);
+
+// The CAPA response (RFC 2449 section 5) for the given state.
+[[nodiscard]] Response capabilities(const SessionState& state,
+                                    const Config& config);
+
+} // namespace pop3::core

@@ -1,0 +1,17 @@
+// UIDL strings from Maildir unique names (RFC 1939 section 7, UIDL).
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace pop3::core {
+
+// The stable part of a Maildir file name: up to the first ':' (info) or ','
+// (attributes such as ,S= and ,W=), as Dovecot matches renamed files.
+[[nodiscard]] std::string_view maildir_base_name(std::string_view file_name);
+
+// A unique-id of 1..70 octets in 0x21..0x7E. A base name that fits is used as
+// it is; any other is mapped deterministically to a printable prefix, '~' and
+// a 64-bit hash in hex, so it stays unique and stable across sessions.
+[[nodiscard]] std::string uidl_for(std::string_view base_name);
+
+} // namespace pop3::core

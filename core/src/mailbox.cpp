@@ -1,0 +1,53 @@
+// The session's view of the snapshot: fates and running STAT totals.
+#include "pop3/core/mailbox.hpp"
+
+namespace pop3::core {
+
+MailboxSnapshot make_snapshot(std::vector<MessageInfo> messages) {
+    return std::make_shared<const std::vector<MessageInfo>>(std::move(messages));
+}
+
+MailboxView::MailboxView(MailboxSnapshot snapshot)
+    : snapshot_(std::move(snapshot)),
+      fates_(snapshot_ ? snapshot_->size() : 0, Fate::present) {
+    if (!snapshot_) snapshot_ = make_snapshot({});
+    for (const auto& m : *snapshot_) {
+        ++count_;
+        octets_ += m.size;
+    }
+}
+
+void MailboxView::hide(std::size_t index, Fate fate) {
+    if (fates_[index] == Fate::present) {
+        --count_;
+        octets_ -= info(index).size;
+    }
+    fates_[index] = fate;
+}
+
+void MailboxView::mark_deleted(std::size_t index) {
+    if (fates_[index] == Fate::present) hide(index, Fate::deleted);
+}
+
+void MailboxView::mark_vanished(std::size_t index) {
+    hide(index, Fate::vanished);
+}
+
+void MailboxView::reset() {
+    for (std::size_t i = 0; i < fates_.size(); ++i) {
+        if (fates_[i] == Fate::deleted) {
+            fates_[i] = Fate::present;
+            ++count_;
+            octets_ += info(i).size;
+        }
+    }
+}
+
+std::vector<std::size_t> MailboxView::deleted_indices() const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < fates_.size(); ++i)
+        if (fates_[i] == Fate::deleted) out.push_back(i);
+    return out;
+}
+
+} // namespace pop3::core

@@ -1,0 +1,425 @@
+// Theory of operation
+// -------------------
+// A POP3 session is one fold over inputs: step(state, input) -> (state,
+// responses, effects). Inputs are client lines (already framed) and events,
+// which are the shell's reports on the effects it ran. Because the shell runs
+// the effects of one step before it reads the next line, every event arrives
+// in the state that asked for it; any other event is ignored.
+//
+//   Idle --Connected--> Authorization --PASS/APOP--> Authenticating
+//   Authenticating --AuthResult accepted--> (OpenMailbox) --MailboxOpened-->
+//   Transaction --QUIT--> Updating --Updated--> Closed
+//
+// Rejections return to Authorization with one more failure; at the limit the
+// session closes. Timeout and Hangup go straight to Closed and never produce
+// an Update, so a dropped connection deletes nothing (RFC 1939 section 6).
+// The mailbox view is moved through each step, never copied.
+#include <string>
+#include <utility>
+
+#include "pop3/core/command.hpp"
+#include "pop3/core/session.hpp"
+
+namespace pop3::core {
+namespace {
+
+template <class... Ts> struct Overloaded : Ts... { using Ts::operator()...; };
+template <class... Ts> Overloaded(Ts...) -> Overloaded<Ts...>;
+
+Step stay(SessionState state) { return Step{std::move(state), {}, {}}; }
+
+Step respond(SessionState state, Response response) {
+    Step s{std::move(state), {}, {}};
+    s.responses.push_back(std::move(response));
+    return s;
+}
+
+Step close_with(Response response) {
+    Step s{Closed{}, {}, {}};
+    s.responses.push_back(std::move(response));
+    s.effects.emplace_back(Close{});
+    return s;
+}
+
+std::string plural(std::uint64_t n, std::string_view noun) {
+    return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+std::string maildrop_summary(const MailboxView& box) {
+    return plural(box.visible_count(), "message") + " (" +
+           plural(box.visible_octets(), "octet") + ")";
+}
+
+// A malformed, unknown or misplaced command: -ERR, and past the limit the
+// session ends (so abusive clients cannot loop forever).
+template <class S>
+Step bad_command(S state, std::string text, const Config& config) {
+    ++state.bad_commands;
+    if (state.bad_commands >= config.max_bad_commands)
+        return close_with(err(text + "; too many bad commands, closing"));
+    return respond(std::move(state), err(std::move(text)));
+}
+
+// Any successful command resets the consecutive-bad-command count.
+template <class S> Step good(S state, Response response) {
+    state.bad_commands = 0;
+    return respond(std::move(state), std::move(response));
+}
+
+Step timeout() { return close_with(err("autologout; idle for too long")); }
+
+// Resolves a message number against the view: the index, or the -ERR text.
+tl::expected<std::size_t, std::string> locate(const MailboxView& box,
+                                              MessageNumber msg) {
+    if (msg == 0 || msg > box.size())
+        return tl::unexpected("no message " + std::to_string(msg) +
+                              "; the mailbox has " + plural(box.size(), "message"));
+    std::size_t index = msg - 1;
+    switch (box.fate(index)) {
+    case Fate::present: return index;
+    case Fate::deleted:
+        return tl::unexpected("message " + std::to_string(msg) +
+                              " is deleted");
+    case Fate::vanished:
+        return tl::unexpected("message " + std::to_string(msg) +
+                              " is deleted (removed by another client)");
+    }
+    return tl::unexpected(std::string("unreachable"));
+}
+
+// --- AUTHORIZATION ---------------------------------------------------------
+Step on_command(Authorization state, const Command& command,
+                const Config& config) {
+    return std::visit(
+        Overloaded{
+            [&](const User& c) -> Step {
+                state.user = c.name;
+                return good(std::move(state),
+                            ok("send PASS for " + c.name));
+            },
+            [&](const Pass& c) -> Step {
+                if (!state.user)
+                    return bad_command(std::move(state),
+                                       "send USER before PASS", config);
+                auto user = *state.user;
+                state.user.reset();
+                Step s{Authenticating{state, user, false}, {}, {}};
+                s.effects.emplace_back(VerifyPassword{user, c.secret});
+                return s;
+            },
+            [&](const Apop& c) -> Step {
+                if (!state.apop_banner)
+                    return bad_command(std::move(state),
+                                       "APOP is not available on this server",
+                                       config);
+                state.user.reset();
+                Step s{Authenticating{state, c.name, false}, {}, {}};
+                s.effects.emplace_back(VerifyApop{c.name, c.digest});
+                return s;
+            },
+            [&](const Quit&) -> Step {
+                return close_with(ok("pop3d signing off"));
+            },
+            [&](const Capa&) -> Step {
+                auto caps = capabilities(state, config);
+                return good(std::move(state), std::move(caps));
+            },
+            [&](const auto&) -> Step {
+                return bad_command(std::move(state),
+                                   std::string(keyword(command)) +
+                                       " is only valid after login "
+                                       "(TRANSACTION state); log in with "
+                                       "USER and PASS first",
+                                   config);
+            },
+        },
+        command);
+}
+
+Step on_event(Authenticating state, const Event& event, const Config& config) {
+    return std::visit(
+        Overloaded{
+            [&](const AuthResult& r) -> Step {
+                if (state.verified) return stay(std::move(state));
+                switch (r.outcome) {
+                case AuthResult::Outcome::accepted: {
+                    state.verified = true;
+                    state.user = r.user.empty() ? state.user : r.user;
+                    auto user = state.user;
+                    Step s{std::move(state), {}, {}};
+                    s.effects.emplace_back(OpenMailbox{std::move(user)});
+                    return s;
+                }
+                case AuthResult::Outcome::rejected: {
+                    auto back = std::move(state.previous);
+                    back.bad_commands = 0;
+                    if (++back.auth_failures >= config.max_auth_failures)
+                        return close_with(
+                            err("invalid user name or password; too many "
+                                "failures, closing",
+                                RespCode::auth));
+                    return respond(std::move(back),
+                                   err("invalid user name or password",
+                                       RespCode::auth));
+                }
+                case AuthResult::Outcome::unavailable:
+                    return respond(std::move(state.previous),
+                                   err("authentication is temporarily "
+                                       "unavailable; try again later",
+                                       RespCode::sys_temp));
+                }
+                return stay(std::move(state));
+            },
+            [&](const MailboxOpened& m) -> Step {
+                if (!state.verified) return stay(std::move(state));
+                MailboxView view(m.snapshot);
+                auto summary = maildrop_summary(view);
+                return respond(Transaction{state.user, std::move(view), 0},
+                               ok(state.user + " has " + summary));
+            },
+            [&](const MailboxFailed& f) -> Step {
+                if (!state.verified) return stay(std::move(state));
+                return respond(std::move(state.previous),
+                               err(f.reason, f.code));
+            },
+            [&](const Timeout&) -> Step { return timeout(); },
+            [&](const Hangup&) -> Step { return stay(Closed{}); },
+            [&](const auto&) -> Step { return stay(std::move(state)); },
+        },
+        event);
+}
+
+// --- TRANSACTION -----------------------------------------------------------
+Response listing(const MailboxView& box, bool uidl) {
+    Response r = ok(uidl ? "unique-id listing follows"
+                         : maildrop_summary(box));
+    r.multiline = true;
+    r.body.reserve(box.visible_count());
+    for (std::size_t i = 0; i < box.size(); ++i) {
+        if (!box.visible(i)) continue;
+        r.body.push_back(std::to_string(i + 1) + ' ' +
+                         (uidl ? box.info(i).uidl
+                               : std::to_string(box.info(i).size)));
+    }
+    return r;
+}
+
+Step on_command(Transaction state, const Command& command,
+                const Config& config) {
+    auto& box = state.mailbox;
+    auto fail = [&](std::string text) {
+        return bad_command(std::move(state), std::move(text), config);
+    };
+    return std::visit(
+        Overloaded{
+            [&](const Stat&) -> Step {
+                return good(std::move(state),
+                            ok(std::to_string(box.visible_count()) + ' ' +
+                               std::to_string(box.visible_octets())));
+            },
+            [&](const List& c) -> Step {
+                if (!c.msg) {
+                    auto r = listing(box, false);
+                    return good(std::move(state), std::move(r));
+                }
+                auto index = locate(box, *c.msg);
+                if (!index) return fail(index.error());
+                return good(std::move(state),
+                            ok(std::to_string(*c.msg) + ' ' +
+                               std::to_string(box.info(*index).size)));
+            },
+            [&](const Uidl& c) -> Step {
+                if (!c.msg) {
+                    auto r = listing(box, true);
+                    return good(std::move(state), std::move(r));
+                }
+                auto index = locate(box, *c.msg);
+                if (!index) return fail(index.error());
+                return good(std::move(state),
+                            ok(std::to_string(*c.msg) + ' ' +
+                               box.info(*index).uidl));
+            },
+            [&](const Retr& c) -> Step {
+                auto index = locate(box, c.msg);
+                if (!index) return fail(index.error());
+                auto size = box.info(*index).size;
+                state.bad_commands = 0;
+                Step s{std::move(state), {}, {}};
+                s.effects.emplace_back(SendMessage{
+                    *index, size, std::nullopt, config.mark_seen,
+                    ok(plural(size, "octet"))});
+                return s;
+            },
+            [&](const Top& c) -> Step {
+                auto index = locate(box, c.msg);
+                if (!index) return fail(index.error());
+                auto size = box.info(*index).size;
+                state.bad_commands = 0;
+                Step s{std::move(state), {}, {}};
+                s.effects.emplace_back(SendMessage{
+                    *index, size, c.lines, false,
+                    ok("top of message " + std::to_string(c.msg) +
+                       " follows")});
+                return s;
+            },
+            [&](const Dele& c) -> Step {
+                auto index = locate(box, c.msg);
+                if (!index) return fail(index.error());
+                box.mark_deleted(*index);
+                return good(std::move(state),
+                            ok("message " + std::to_string(c.msg) +
+                               " deleted"));
+            },
+            [&](const Rset&) -> Step {
+                box.reset();
+                auto summary = "maildrop has " + maildrop_summary(box);
+                return good(std::move(state), ok(std::move(summary)));
+            },
+            [&](const Noop&) -> Step { return good(std::move(state), ok("")); },
+            [&](const Quit&) -> Step {
+                Step s{Updating{}, {}, {}};
+                s.effects.emplace_back(Update{box.deleted_indices()});
+                return s;
+            },
+            [&](const Capa&) -> Step {
+                auto caps = capabilities(state, config);
+                return good(std::move(state), std::move(caps));
+            },
+            [&](const auto&) -> Step {
+                return fail(std::string(keyword(command)) +
+                            " is only valid before login; already logged in");
+            },
+        },
+        command);
+}
+
+Step on_event(Transaction state, const Event& event, const Config&) {
+    auto& box = state.mailbox;
+    return std::visit(
+        Overloaded{
+            [&](const MessagesVanished& v) -> Step {
+                for (auto index : v.indices)
+                    if (index < box.size()) box.mark_vanished(index);
+                return stay(std::move(state));
+            },
+            [&](const MessageGone& g) -> Step {
+                if (g.index >= box.size()) return stay(std::move(state));
+                auto msg = std::to_string(g.index + 1);
+                if (g.vanished) {
+                    box.mark_vanished(g.index);
+                    return respond(std::move(state),
+                                   err("message " + msg + " is deleted "
+                                       "(removed by another client)"));
+                }
+                return respond(std::move(state),
+                               err("message " + msg + " cannot be read now; "
+                                   "try again later",
+                                   RespCode::sys_temp));
+            },
+            [&](const Timeout&) -> Step { return timeout(); },
+            [&](const Hangup&) -> Step { return stay(Closed{}); },
+            [&](const auto&) -> Step { return stay(std::move(state)); },
+        },
+        event);
+}
+
+// --- UPDATE ----------------------------------------------------------------
+Step on_event(Updating state, const Event& event, const Config&) {
+    if (const auto* u = std::get_if<Updated>(&event)) {
+        auto gone = u->removed + u->already_gone;
+        if (u->failed > 0)
+            return close_with(
+                err("some deleted messages not removed (" +
+                        std::to_string(u->failed) + " of " +
+                        std::to_string(gone + u->failed) + " failed)",
+                    RespCode::sys_temp));
+        return close_with(ok("pop3d signing off (" +
+                             plural(gone, "message") + " deleted)"));
+    }
+    if (std::holds_alternative<Hangup>(event)) return stay(Closed{});
+    return stay(std::move(state));
+}
+
+// Lines arriving in states that do not take commands (the shell never sends
+// them there, but the core must stay total).
+Step busy(SessionState state) {
+    return respond(std::move(state), err("busy; command ignored"));
+}
+
+template <class S>
+Step on_line(S state, const Input& input, const Config& config) {
+    if (const auto* over = std::get_if<OverlongLine>(&input)) {
+        (void)over;
+        return bad_command(std::move(state),
+                           "command line too long; at most 255 octets "
+                           "including CRLF",
+                           config);
+    }
+    auto command = parse_command(std::get<FramedLine>(input).text);
+    if (!command) return bad_command(std::move(state), command.error().message,
+                                     config);
+    return on_command(std::move(state), *command, config);
+}
+
+} // namespace
+
+Step step(SessionState state, const Input& input, const Config& config) {
+    const auto* event = std::get_if<Event>(&input);
+    return std::visit(
+        Overloaded{
+            [&](Idle& s) -> Step {
+                const Connected* c = event ? std::get_if<Connected>(event)
+                                           : nullptr;
+                if (!c) return stay(std::move(s));
+                Authorization next;
+                next.apop_banner = config.apop && !c->apop_banner.empty();
+                std::string text = "POP3 server ready";
+                if (next.apop_banner) text += " " + c->apop_banner;
+                return respond(std::move(next), ok(std::move(text)));
+            },
+            [&](Authorization& s) -> Step {
+                if (!event) return on_line(std::move(s), input, config);
+                if (std::holds_alternative<Timeout>(*event)) return timeout();
+                if (std::holds_alternative<Hangup>(*event)) return stay(Closed{});
+                return stay(std::move(s));
+            },
+            [&](Authenticating& s) -> Step {
+                if (!event) return busy(std::move(s));
+                return on_event(std::move(s), *event, config);
+            },
+            [&](Transaction& s) -> Step {
+                if (!event) return on_line(std::move(s), input, config);
+                return on_event(std::move(s), *event, config);
+            },
+            [&](Updating& s) -> Step {
+                if (!event) return busy(std::move(s));
+                return on_event(std::move(s), *event, config);
+            },
+            [&](Closed& s) -> Step { return stay(std::move(s)); },
+        },
+        state);
+}
+
+std::string_view state_name(const SessionState& state) {
+    static constexpr std::string_view names[] = {
+        "IDLE", "AUTHORIZATION", "AUTHORIZATION", "TRANSACTION", "UPDATE",
+        "CLOSED"};
+    return names[state.index()];
+}
+
+Response capabilities(const SessionState&, const Config& config) {
+    Response r = ok("capability list follows");
+    r.multiline = true;
+    r.body = {"TOP",
+              "USER",
+              "UIDL",
+              "RESP-CODES",
+              "AUTH-RESP-CODE",
+              "PIPELINING",
+              "EXPIRE " + config.expire,
+              "LOGIN-DELAY " + std::to_string(config.login_delay),
+              "IMPLEMENTATION " + config.implementation};
+    return r;
+}
+
+} // namespace pop3::core

@@ -1,0 +1,47 @@
+// UIDL strings and Maildir names.
+#include <catch2/catch.hpp>
+
+#include "pop3/core/maildir_name.hpp"
+#include "pop3/core/uidl.hpp"
+
+using namespace pop3::core;
+
+TEST_CASE("a Maildir base name that fits is its own UIDL", "[uidl]") {
+    CHECK(maildir_base_name("1700000000.M1P2.host,S=120,W=123:2,S") ==
+          "1700000000.M1P2.host");
+    CHECK(uidl_for("1700000000.M1P2.host") == "1700000000.M1P2.host");
+}
+
+TEST_CASE("names that do not fit get a stable, valid, distinct UIDL", "[uidl]") {
+    std::string long_name(100, 'a');
+    auto u1 = uidl_for(long_name);
+    auto u2 = uidl_for(long_name + "b");
+    CHECK(u1 == uidl_for(long_name));
+    CHECK(u1 != u2);
+    CHECK(u1.size() <= 70);
+    auto spaced = uidl_for("has space");
+    CHECK(spaced.find(' ') == std::string::npos);
+    for (char c : spaced + u1) CHECK((c >= 0x21 && c <= 0x7e));
+}
+
+TEST_CASE("Maildir names parse sizes and flags", "[maildir_name]") {
+    auto n = parse_maildir_name("123.M1P2.h,S=1000,W=1020:2,RS");
+    REQUIRE(n);
+    CHECK(n->base == "123.M1P2.h");
+    CHECK(n->size == 1000u);
+    CHECK(n->vsize == 1020u);
+    CHECK(n->flags == std::optional<std::string_view>("RS"));
+    CHECK_FALSE(parse_maildir_name(".hidden"));
+    CHECK_FALSE(parse_maildir_name(""));
+    CHECK_FALSE(parse_maildir_name(",S=12"));
+    auto bad = parse_maildir_name("x,W=12a");
+    REQUIRE(bad);
+    CHECK_FALSE(bad->vsize);
+}
+
+TEST_CASE("flags are added once and kept sorted", "[maildir_name]") {
+    CHECK(with_flag("x", 'S') == "x:2,S");
+    CHECK(with_flag("x:2,", 'S') == "x:2,S");
+    CHECK(with_flag("x:2,FT", 'S') == "x:2,FST");
+    CHECK(with_flag("x:2,S", 'S') == "x:2,S");
+}
