@@ -1,5 +1,4 @@
 // Rendering responses to wire bytes (RFC 1939 section 3, RFC 2449 section 8).
-#include <sstream>
 
 #include "pop3/core/limits.hpp"
 #include "pop3/core/response.hpp"
