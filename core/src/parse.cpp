@@ -223,6 +223,26 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
                 "unknown command \"" + quoted(verb) + "\"");
 }
 
+std::string redacted_line(std::string_view line) {
+    auto space = line.find(' ');
+    auto verb = line.substr(0, space);
+    std::string out;
+    if (space != std::string_view::npos && iequals(verb, "PASS")) {
+        out = std::string(verb) + " ********";
+    } else if (space != std::string_view::npos && iequals(verb, "APOP")) {
+        auto rest = line.substr(space + 1);
+        out = std::string(verb) + " " +
+              std::string(rest.substr(0, rest.find(' '))) + " ********";
+    } else {
+        out = std::string(line.substr(0, 120));
+    }
+    for (auto& c : out) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) c = '?';
+    }
+    return out;
+}
+
 std::string_view keyword(const Command& command) {
     static constexpr std::array<std::string_view, 13> names = {
         "USER", "PASS", "APOP", "QUIT", "STAT", "LIST", "RETR",

@@ -95,3 +95,10 @@ TEST_CASE("commands print wire-like with secrets redacted", "[parse]") {
         << Command{Apop{"u", "0123456789abcdef0123456789abcdef"}};
     CHECK(out.str() == "PASS ********|TOP 2 5|APOP u ********");
 }
+
+TEST_CASE("trace lines never show PASS or APOP secrets", "[parse]") {
+    CHECK(redacted_line("pass hunter2 x") == "pass ********");
+    CHECK(redacted_line("APOP bob 0123456789abcdef0123456789abcdef") == "APOP bob ********");
+    CHECK(redacted_line("RETR 0") == "RETR 0");
+    CHECK(redacted_line("a\x01" "b") == "a?b");
+}

@@ -62,6 +62,10 @@ parse_command(std::string_view line);
 // The command's keyword, for logs ("RETR").
 [[nodiscard]] std::string_view keyword(const Command& command);
 
+// A client line made safe for logs: PASS and APOP secrets replaced by
+// "********", control bytes by '?', at most 120 octets.
+[[nodiscard]] std::string redacted_line(std::string_view line);
+
 // Prints a command as it would appear on the wire, with secrets redacted.
 std::ostream& operator<<(std::ostream& out, const Command& command);
 

@@ -1,0 +1,66 @@
+// Authentication: name validation, passwd-file lookup, verification, and a
+// failure delay padded to the same total so that timing does not tell an
+// unknown user from a wrong password.
+#include <chrono>
+#include <thread>
+
+#include "authenticator.hpp"
+#include "passwd_file.hpp"
+#include "password_check.hpp"
+#include "pop3/core/login_name.hpp"
+
+namespace pop3::shell {
+
+using pop3::core::AuthResult;
+
+template <class Verify>
+AuthResult Authenticator::check(std::string_view user, std::string_view method,
+                                Verify verify) {
+    auto started = std::chrono::steady_clock::now();
+    auto fail = [&](const std::string& reason) {
+        log_.line("login failed for \"" + std::string(user.substr(0, 100)) +
+                  "\" (" + std::string(method) + "): " + reason);
+        std::this_thread::sleep_until(
+            started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+        return AuthResult{AuthResult::Outcome::rejected, ""};
+    };
+    auto login = pop3::core::parse_login(user, options_.default_domain);
+    if (!login) return fail("invalid user name: " + login.error());
+    auto name = login->full();
+    auto entry = find_user(options_.passwd_file, name, [this](std::string_view w) {
+        log_.line(w);
+    });
+    if (!entry) {
+        log_.line("cannot read passwd-file " + options_.passwd_file + ": " +
+                  entry.error().message());
+        return AuthResult{AuthResult::Outcome::unavailable, ""};
+    }
+    if (!*entry) return fail("unknown user");
+    switch (verify(**entry)) {
+    case Verdict::match:
+        log_.line("login " + name + " (" + std::string(method) + ")");
+        return AuthResult{AuthResult::Outcome::accepted, name};
+    case Verdict::mismatch: return fail("wrong password");
+    case Verdict::unsupported:
+        return fail("password scheme {" + (*entry)->scheme +
+                    "} cannot be used with " + std::string(method));
+    }
+    return fail("internal error");
+}
+
+AuthResult Authenticator::check_password(std::string_view user,
+                                         std::string_view secret) {
+    return check(user, "USER/PASS", [&](const pop3::core::PasswdEntry& e) {
+        return verify_password(e, secret);
+    });
+}
+
+AuthResult Authenticator::check_apop(std::string_view user,
+                                     std::string_view digest) {
+    return check(user, "APOP", [&](const pop3::core::PasswdEntry& e) {
+        if (!plaintext_secret(e)) return Verdict::unsupported;
+        return verify_apop(e, banner_, digest) ? Verdict::match : Verdict::mismatch;
+    });
+}
+
+} // namespace pop3::shell

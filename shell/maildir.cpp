@@ -1,0 +1,595 @@
+// The Maildir store without locks.
+//
+// Theory of operation. At open() the INBOX's new/ and cur/ are read once
+// into the snapshot (sizes and UIDLs, fixed for the session) and a parallel
+// vector of current relative names ("new/X" or "cur/X:2,S"); an empty name
+// means the message is gone (vanished, or removed by this session). Other
+// programs (an MDA, an IMAP server, another POP3 session) may change the
+// store at any time; we never lock it, and instead:
+//
+// * refresh() first stat()s new/ and cur/. Any change to a directory's
+//   entries (delivery, rename, unlink) updates its mtime, so if both mtimes
+//   equal the ones recorded at the last scan, nothing can have changed and
+//   nothing is read. Directory timestamps are coarse, however (the kernel
+//   stamps them from a clock that ticks every few milliseconds, some file
+//   systems keep whole seconds, NFS servers have their own clocks): a change
+//   made just after our scan can leave the same mtime. So when the last scan
+//   started less than k_coarse_window after a directory's mtime, we rescan
+//   anyway; once a directory has been quiet for that long, a refresh costs
+//   two stat() calls. The directory times are taken before readdir(), so a
+//   change during the scan shows up as a new mtime next time.
+// * A rescan looks every live snapshot message up by its base name (the part
+//   of the file name before ':' or ','), so a flag change or a move from new/
+//   to cur/ is followed. readdir() may miss an entry renamed while the
+//   directory is being read, so a message not found is looked for in one
+//   more scan before it is declared vanished. Files that are not in the
+//   snapshot (deliveries) are ignored.
+// * open_message(), mark_seen() and remove() use the known name; on ENOENT
+//   they force one rescan and retry at the new name. Vanished messages they
+//   discover are queued and reported by the next refresh().
+#include "maildir.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+#include "pop3/core/dotstuff.hpp"
+#include "pop3/core/maildir_name.hpp"
+#include "pop3/core/uidl.hpp"
+
+namespace pop3::shell {
+namespace {
+
+using pop3::core::MaildirName;
+
+// Bytes read per read(2) when sizing or streaming a message.
+constexpr std::size_t k_read_chunk = 64 * 1024;
+// How long after a directory's mtime a scan must have started for the
+// mtime to be trusted as "nothing changed since" (see the top comment).
+constexpr std::int64_t k_coarse_window_ns = 2'000'000'000;
+// Relative names start with "new/" or "cur/".
+constexpr std::size_t k_subdir_prefix = 4;
+
+constexpr int k_open_message_flags =
+    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+
+std::error_code errno_code(int error) {
+    return {error, std::system_category()};
+}
+
+std::error_code last_error() { return errno_code(errno); }
+
+std::int64_t nanoseconds(const timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 +
+           static_cast<std::int64_t>(t.tv_nsec);
+}
+
+bool same_time(const timespec& a, const timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// True when a scan that started at `scan` may have missed a change stamped
+// with the same (coarse) mtime. Also true for an mtime in our future.
+bool within_coarse_window(const timespec& scan, const timespec& mtime) {
+    return nanoseconds(scan) - nanoseconds(mtime) < k_coarse_window_ns;
+}
+
+timespec now() {
+    timespec t{};
+    ::clock_gettime(CLOCK_REALTIME, &t);
+    return t;
+}
+
+// The mtime of `dir`/`sub`; a missing subdirectory reads as time zero.
+tl::expected<timespec, std::error_code> subdir_mtime(int dir, const char* sub) {
+    struct stat st {};
+    if (::fstatat(dir, sub, &st, 0) != 0) {
+        if (errno == ENOENT) {
+            return timespec{};
+        }
+        return tl::unexpected(last_error());
+    }
+    return st.st_mtim;
+}
+
+std::string_view file_part(std::string_view rel) {
+    return rel.substr(k_subdir_prefix);
+}
+
+std::string_view base_of(std::string_view rel) {
+    return pop3::core::maildir_base_name(file_part(rel));
+}
+
+// The delivery time at the start of a base name ("1700000000.M1P2.host"):
+// the decimal digits before the first '.', or the whole base without one.
+std::optional<std::uint64_t> leading_time(std::string_view base) {
+    const std::string_view digits = base.substr(0, base.find('.'));
+    if (digits.empty()) {
+        return std::nullopt;
+    }
+    std::uint64_t value = 0;
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, value);
+    if (ec != std::errc{} || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+struct DirCloser {
+    void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// Calls visit(subdir_fd, name, parsed, st) for every entry of `dir`/`sub`
+// that is a Maildir message: a name parse_maildir_name accepts (so no dot
+// files) of a regular file. Symlinks, FIFOs, devices and directories are
+// skipped without being opened or followed. `st` is the entry's lstat when
+// one was needed to learn its type, else null. A missing `sub` is empty.
+template <class Visit>
+std::error_code for_each_message_file(int dir, const char* sub,
+                                      Visit&& visit) {
+    const int fd = ::openat(dir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? std::error_code{} : last_error();
+    }
+    std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd)};
+    if (!stream) {
+        const std::error_code ec = last_error();
+        ::close(fd);
+        return ec;
+    }
+    for (;;) {
+        errno = 0;
+        const dirent* entry = ::readdir(stream.get());
+        if (entry == nullptr) {
+            return errno == 0 ? std::error_code{} : last_error();
+        }
+        const std::string_view name = entry->d_name;
+        if (name.empty() || name.front() == '.') {
+            continue;
+        }
+        const std::optional<MaildirName> parsed =
+            pop3::core::parse_maildir_name(name);
+        if (!parsed) {
+            continue;
+        }
+        struct stat st {};
+        const struct stat* st_ptr = nullptr;
+        if (entry->d_type == DT_UNKNOWN) {
+            if (::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                continue; // gone meanwhile
+            }
+            if (!S_ISREG(st.st_mode)) {
+                continue;
+            }
+            st_ptr = &st;
+        } else if (entry->d_type != DT_REG) {
+            continue;
+        }
+        visit(fd, name, *parsed, st_ptr);
+    }
+}
+
+// Opens a message file by its name relative to the INBOX and checks that it
+// is a regular file.
+tl::expected<UniqueFd, std::error_code> open_regular(int dir,
+                                                     const std::string& rel) {
+    UniqueFd fd{::openat(dir, rel.c_str(), k_open_message_flags)};
+    if (!fd) {
+        return tl::unexpected(last_error());
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return tl::unexpected(last_error());
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return tl::unexpected(std::make_error_code(std::errc::invalid_argument));
+    }
+    return fd;
+}
+
+// Reads until end of file, retrying on EINTR; 0 at end, -1 on error.
+ssize_t read_some(int fd, char* buffer, std::size_t size) {
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, size);
+        if (n >= 0 || errno != EINTR) {
+            return n;
+        }
+    }
+}
+
+// The size of a message as sent with CRLF line ends (what LIST reports).
+tl::expected<std::uint64_t, std::error_code>
+count_wire_size(int dir, const std::string& rel, std::vector<char>& buffer) {
+    auto fd = open_regular(dir, rel);
+    if (!fd) {
+        return tl::unexpected(fd.error());
+    }
+    pop3::core::WireSizeCounter counter;
+    for (;;) {
+        const ssize_t n = read_some(fd->get(), buffer.data(), buffer.size());
+        if (n < 0) {
+            return tl::unexpected(last_error());
+        }
+        if (n == 0) {
+            return counter.finish();
+        }
+        counter.feed({buffer.data(), static_cast<std::size_t>(n)});
+    }
+}
+
+// Errors that mean "this name is not (any longer) a readable message file".
+bool not_a_message(const std::error_code& ec) {
+    return ec == std::errc::no_such_file_or_directory ||
+           ec == std::errc::too_many_symbolic_link_levels ||
+           ec == std::errc::invalid_argument ||
+           ec == std::errc::no_such_device_or_address;
+}
+
+struct ScannedFile {
+    std::string rel;        // "new/..." or "cur/..."
+    std::uint64_t time = 0; // leading time of the base name, else mtime
+};
+
+std::error_code scan_subdir(int dir, const char* sub,
+                            std::vector<ScannedFile>& out) {
+    return for_each_message_file(
+        dir, sub,
+        [&](int subdir, std::string_view name, const MaildirName& parsed,
+            const struct stat* st) {
+            std::optional<std::uint64_t> time = leading_time(parsed.base);
+            if (!time) {
+                struct stat own {};
+                if (st == nullptr) {
+                    if (::fstatat(subdir, std::string(name).c_str(), &own,
+                                  AT_SYMLINK_NOFOLLOW) != 0) {
+                        return; // gone meanwhile
+                    }
+                    st = &own;
+                }
+                time = st->st_mtim.tv_sec < 0
+                           ? 0
+                           : static_cast<std::uint64_t>(st->st_mtim.tv_sec);
+            }
+            std::string rel;
+            rel.reserve(k_subdir_prefix + name.size());
+            rel.append(sub).append("/").append(name);
+            out.push_back({std::move(rel), *time});
+        });
+}
+
+const std::string k_no_name;
+
+} // namespace
+
+tl::expected<Maildir, std::error_code> Maildir::open(std::string path) {
+    Maildir box;
+    box.path_ = std::move(path);
+    box.dir_.reset(
+        ::open(box.path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!box.dir_) {
+        if (errno != ENOENT) {
+            return tl::unexpected(last_error());
+        }
+        box.snapshot_ = pop3::core::make_snapshot({});
+        return box;
+    }
+    if (const std::error_code ec = box.record_directory_times()) {
+        return tl::unexpected(ec);
+    }
+
+    std::vector<ScannedFile> files;
+    for (const char* sub : {"new", "cur"}) {
+        if (const std::error_code ec =
+                scan_subdir(box.dir_.get(), sub, files)) {
+            return tl::unexpected(ec);
+        }
+    }
+
+    // One message per base name (a copy in both new/ and cur/ should not
+    // happen; prefer cur/, which sorts first).
+    std::sort(files.begin(), files.end(),
+              [](const ScannedFile& a, const ScannedFile& b) {
+                  const auto ab = base_of(a.rel);
+                  const auto bb = base_of(b.rel);
+                  return ab != bb ? ab < bb : a.rel < b.rel;
+              });
+    files.erase(std::unique(files.begin(), files.end(),
+                            [](const ScannedFile& a, const ScannedFile& b) {
+                                return base_of(a.rel) == base_of(b.rel);
+                            }),
+                files.end());
+    // Oldest first; equal times in base-name order, so the numbering is the
+    // same in every session that sees the same files.
+    std::stable_sort(files.begin(), files.end(),
+                     [](const ScannedFile& a, const ScannedFile& b) {
+                         if (a.time != b.time) {
+                             return a.time < b.time;
+                         }
+                         return base_of(a.rel) < base_of(b.rel);
+                     });
+
+    std::vector<pop3::core::MessageInfo> infos;
+    infos.reserve(files.size());
+    box.names_.reserve(files.size());
+    std::vector<char> buffer;
+    for (ScannedFile& file : files) {
+        const auto parsed = pop3::core::parse_maildir_name(file_part(file.rel));
+        std::uint64_t size = 0;
+        if (parsed && parsed->vsize) {
+            size = *parsed->vsize;
+        } else {
+            if (buffer.empty()) {
+                buffer.resize(k_read_chunk);
+            }
+            auto counted = count_wire_size(box.dir_.get(), file.rel, buffer);
+            if (!counted) {
+                if (not_a_message(counted.error())) {
+                    continue; // removed or replaced since readdir
+                }
+                return tl::unexpected(counted.error());
+            }
+            size = *counted;
+        }
+        infos.push_back({size, pop3::core::uidl_for(base_of(file.rel))});
+        box.names_.push_back(std::move(file.rel));
+    }
+    box.live_ = box.names_.size();
+    box.snapshot_ = pop3::core::make_snapshot(std::move(infos));
+    return box;
+}
+
+std::error_code Maildir::record_directory_times() {
+    scanned_at_ = now();
+    auto new_time = subdir_mtime(dir_.get(), "new");
+    if (!new_time) {
+        return new_time.error();
+    }
+    auto cur_time = subdir_mtime(dir_.get(), "cur");
+    if (!cur_time) {
+        return cur_time.error();
+    }
+    new_mtime_ = *new_time;
+    cur_mtime_ = *cur_time;
+    return {};
+}
+
+std::vector<std::size_t> Maildir::refresh() {
+    refresh_into_pending(false);
+    return std::exchange(pending_vanished_, {});
+}
+
+void Maildir::refresh_into_pending(bool force) {
+    if (!dir_ || live_ == 0) {
+        return;
+    }
+    if (!force && !must_rescan_) {
+        auto new_time = subdir_mtime(dir_.get(), "new");
+        auto cur_time = subdir_mtime(dir_.get(), "cur");
+        if (!new_time || !cur_time) {
+            must_rescan_ = true;
+            return; // cannot tell; report nothing rather than guess
+        }
+        if (same_time(*new_time, new_mtime_) &&
+            same_time(*cur_time, cur_mtime_) &&
+            !within_coarse_window(scanned_at_, new_mtime_) &&
+            !within_coarse_window(scanned_at_, cur_mtime_)) {
+            return;
+        }
+    }
+    if (record_directory_times()) {
+        must_rescan_ = true;
+        return;
+    }
+
+    // 0: not seen on disk, 1: seen under another name, 2: seen as named.
+    std::vector<std::uint8_t> state(names_.size(), 0);
+    std::vector<std::pair<std::size_t, std::string>> moves;
+    {
+        // Keys view into names_, which stays unchanged while this lives.
+        std::unordered_map<std::string_view, std::size_t> by_base;
+        by_base.reserve(live_);
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+            if (!names_[i].empty()) {
+                by_base.emplace(base_of(names_[i]), i);
+            }
+        }
+        auto scan = [&]() -> std::error_code {
+            for (const char* sub : {"new", "cur"}) {
+                const std::string_view sub_view = sub;
+                const std::error_code ec = for_each_message_file(
+                    dir_.get(), sub,
+                    [&](int, std::string_view name, const MaildirName&,
+                        const struct stat*) {
+                        const auto it =
+                            by_base.find(pop3::core::maildir_base_name(name));
+                        if (it == by_base.end()) {
+                            return; // a delivery after the snapshot
+                        }
+                        const std::size_t i = it->second;
+                        const std::string_view known = names_[i];
+                        if (known.substr(0, sub_view.size()) == sub_view &&
+                            file_part(known) == name) {
+                            state[i] = 2;
+                        } else if (state[i] == 0) {
+                            state[i] = 1;
+                            std::string rel;
+                            rel.reserve(k_subdir_prefix + name.size());
+                            rel.append(sub).append("/").append(name);
+                            moves.emplace_back(i, std::move(rel));
+                        }
+                    });
+                if (ec) {
+                    return ec;
+                }
+            }
+            return {};
+        };
+        if (scan()) {
+            must_rescan_ = true;
+            return;
+        }
+        const bool any_missing = std::any_of(
+            by_base.begin(), by_base.end(),
+            [&](const auto& entry) { return state[entry.second] == 0; });
+        // readdir() can miss a file renamed while it reads: look again
+        // before declaring anything vanished.
+        if (any_missing && scan()) {
+            must_rescan_ = true;
+            return;
+        }
+    }
+    must_rescan_ = false;
+
+    for (auto& [index, rel] : moves) {
+        if (state[index] == 1) {
+            names_[index] = std::move(rel);
+            state[index] = 2; // apply only the first name found
+        }
+    }
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (state[i] == 0 && !names_[i].empty()) {
+            std::string{}.swap(names_[i]);
+            --live_;
+            pending_vanished_.push_back(i);
+        }
+    }
+}
+
+tl::expected<UniqueFd, std::error_code>
+Maildir::open_message(std::size_t index) {
+    const auto gone = std::make_error_code(std::errc::no_such_file_or_directory);
+    for (int attempt = 0;; ++attempt) {
+        if (index >= names_.size() || names_[index].empty()) {
+            return tl::unexpected(gone);
+        }
+        auto fd = open_regular(dir_.get(), names_[index]);
+        if (fd || fd.error() != std::errc::no_such_file_or_directory ||
+            attempt > 0) {
+            return fd;
+        }
+        refresh_into_pending(true);
+    }
+}
+
+tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
+    for (int attempt = 0;; ++attempt) {
+        if (index >= names_.size() || names_[index].empty()) {
+            return tl::unexpected(
+                std::make_error_code(std::errc::no_such_file_or_directory));
+        }
+        const std::string& from = names_[index];
+        std::string to = "cur/";
+        to += pop3::core::with_flag(file_part(from), 'S');
+        if (to == from) {
+            return {};
+        }
+        if (::renameat(dir_.get(), from.c_str(), dir_.get(), to.c_str()) ==
+            0) {
+            names_[index] = std::move(to);
+            return {};
+        }
+        const int error = errno;
+        if (error != ENOENT || attempt > 0) {
+            return tl::unexpected(errno_code(error));
+        }
+        refresh_into_pending(true);
+    }
+}
+
+RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
+    RemoveCounts counts;
+    std::vector<std::size_t> retry;
+    // Returns errno of unlinkat, or 0 after removing the message.
+    auto unlink_one = [&](std::size_t i) {
+        if (::unlinkat(dir_.get(), names_[i].c_str(), 0) != 0) {
+            return errno;
+        }
+        std::string{}.swap(names_[i]);
+        --live_;
+        ++counts.removed;
+        return 0;
+    };
+    for (const std::size_t i : indices) {
+        if (i >= names_.size()) {
+            ++counts.failed;
+        } else if (names_[i].empty()) {
+            ++counts.already_gone;
+        } else if (const int error = unlink_one(i); error == ENOENT) {
+            retry.push_back(i);
+        } else if (error != 0) {
+            ++counts.failed;
+        }
+    }
+    if (retry.empty()) {
+        return counts;
+    }
+    // Renamed meanwhile (or gone): one rescan for all of them.
+    refresh_into_pending(true);
+    for (const std::size_t i : retry) {
+        if (names_[i].empty()) {
+            ++counts.already_gone;
+        } else if (const int error = unlink_one(i); error == ENOENT) {
+            ++counts.already_gone;
+        } else if (error != 0) {
+            ++counts.failed;
+        }
+    }
+    return counts;
+}
+
+const std::string& Maildir::path_of(std::size_t index) const {
+    return index < names_.size() ? names_[index] : k_no_name;
+}
+
+tl::expected<std::uint64_t, std::error_code>
+stream_message(int fd, std::optional<std::uint64_t> top_lines,
+               const std::function<bool(std::string_view)>& write) {
+    std::vector<char> buffer(k_read_chunk);
+    std::string out;
+    out.reserve(2 * k_read_chunk + 8);
+    pop3::core::DotStuffer stuffer;
+    std::optional<pop3::core::TopLimiter> top;
+    if (top_lines) {
+        top.emplace(*top_lines);
+    }
+    const auto write_failed = [] {
+        return tl::unexpected(std::make_error_code(std::errc::broken_pipe));
+    };
+    std::uint64_t octets = 0;
+    while (!(top && top->done())) {
+        const ssize_t n = read_some(fd, buffer.data(), buffer.size());
+        if (n < 0) {
+            return tl::unexpected(last_error());
+        }
+        if (n == 0) {
+            break;
+        }
+        octets += static_cast<std::uint64_t>(n);
+        std::string_view chunk{buffer.data(), static_cast<std::size_t>(n)};
+        if (top) {
+            chunk = chunk.substr(0, top->accept(chunk));
+        }
+        out.clear();
+        stuffer.feed(chunk, out);
+        if (!out.empty() && !write(out)) {
+            return write_failed();
+        }
+    }
+    out.clear();
+    stuffer.finish(out);
+    if (!write(out)) {
+        return write_failed();
+    }
+    return octets;
+}
+
+} // namespace pop3::shell

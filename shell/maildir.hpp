@@ -1,0 +1,114 @@
+// The Maildir store of one INBOX, read without locks (DESIGN.md, "The
+// non-locking rule"): a login snapshot, re-location of renamed messages,
+// vanish detection, marking seen, UPDATE removal and bounded-memory streaming.
+#pragma once
+#include <ctime>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pop3/core/mailbox.hpp"
+#include "unique_fd.hpp"
+
+namespace pop3::shell {
+
+// What UPDATE (RFC 1939 section 6) did to the messages it was asked to remove.
+struct RemoveCounts {
+    std::size_t removed = 0;      // unlinked by us
+    std::size_t already_gone = 0; // vanished before we got to them
+    std::size_t failed = 0;       // unlink failed (EACCES, EIO, bad index...)
+    bool operator==(const RemoveCounts&) const = default;
+};
+
+// One INBOX Maildir (cur/, new/, tmp/) as seen by one POP3 session. Message
+// numbers are fixed at open(); deliveries made later are never seen or
+// touched; messages that disappear are reported once by refresh(); messages
+// renamed by others (flag changes, new/ -> cur/) are followed by their base
+// name. Per message it keeps only its current relative file name.
+class Maildir {
+public:
+    // Scans <path>/new and <path>/cur (never tmp/). A missing INBOX is an
+    // empty mailbox (0 messages; the caller may log it). Other errors
+    // (EACCES, ENOTDIR, an unreadable message file...) are returned.
+    [[nodiscard]] static tl::expected<Maildir, std::error_code>
+    open(std::string path);
+
+    // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
+    [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
+        return snapshot_;
+    }
+    [[nodiscard]] std::size_t size() const { return names_.size(); }
+
+    // Cheap check for changes made by others; returns the indices of
+    // snapshot messages that disappeared from the store, each reported once
+    // over the session (including those found gone by open_message,
+    // mark_seen or remove). Renamed messages are followed; deliveries are
+    // ignored. See maildir.cpp for when the directories are rescanned.
+    [[nodiscard]] std::vector<std::size_t> refresh();
+
+    // Opens message `index` read-only (O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC) for
+    // RETR/TOP. Errors: std::errc::no_such_file_or_directory when the
+    // message is gone (or `index` is out of range); std::errc::invalid_argument
+    // when the name now holds something other than a regular file; ELOOP for
+    // a symlink; any other open(2) error as is.
+    [[nodiscard]] tl::expected<UniqueFd, std::error_code>
+    open_message(std::size_t index);
+
+    // Marks the message seen the Maildir way: new/X -> cur/X:2,S and
+    // cur/X:2,FLAGS -> cur/X:2,FLAGS+S (sorted). Idempotent. Best effort:
+    // an error is returned for the caller to log, never fatal.
+    [[nodiscard]] tl::expected<void, std::error_code>
+    mark_seen(std::size_t index);
+
+    // UPDATE (RFC 1939 section 6): unlinks exactly these snapshot messages,
+    // following renames, and nothing else.
+    [[nodiscard]] RemoveCounts remove(const std::vector<std::size_t>& indices);
+
+    // The current name relative to the INBOX ("cur/xxx:2,S"), or "" once the
+    // message is gone or removed. For logs and tests.
+    [[nodiscard]] const std::string& path_of(std::size_t index) const;
+
+    // The INBOX directory given to open().
+    [[nodiscard]] const std::string& path() const { return path_; }
+
+private:
+    Maildir() = default;
+
+    // Rescans when forced or when new/ or cur/ may have changed; appends
+    // newly vanished indices to pending_vanished_.
+    void refresh_into_pending(bool force);
+    [[nodiscard]] std::error_code record_directory_times();
+
+    std::string path_;
+    UniqueFd dir_; // the INBOX directory; invalid when it did not exist
+    pop3::core::MailboxSnapshot snapshot_;
+    std::vector<std::string> names_; // parallel to *snapshot_; "" = gone
+    std::size_t live_ = 0;           // non-empty names_
+    std::vector<std::size_t> pending_vanished_;
+    // Change detection (see maildir.cpp).
+    timespec new_mtime_{};
+    timespec cur_mtime_{};
+    timespec scanned_at_{};
+    bool must_rescan_ = false;
+};
+
+// Streams the message in `fd` to `write` in bounded memory (64 KiB reads):
+// every line end becomes CRLF, lines starting with '.' are byte-stuffed
+// (RFC 1939 section 3), and for TOP (`top_lines`, RFC 1939 section 7) only
+// the header, the blank line and that many body lines pass. `write` gets
+// wire-ready chunks, the last one ending in ".\r\n". Returns the number of
+// message octets read from `fd`, or the read(2) error, or
+// std::errc::broken_pipe when `write` returned false.
+[[nodiscard]] tl::expected<std::uint64_t, std::error_code>
+stream_message(int fd, std::optional<std::uint64_t> top_lines,
+               const std::function<bool(std::string_view)>& write);
+
+} // namespace pop3::shell

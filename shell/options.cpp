@@ -1,0 +1,144 @@
+// Option parsing: the original's slash forms (case-insensitive) and GNU
+// spellings, with strict numbers.
+#include <algorithm>
+#include <charconv>
+
+#include "options.hpp"
+
+namespace pop3::shell {
+namespace {
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    });
+    return out;
+}
+
+tl::expected<unsigned, std::string> number(std::string_view name,
+                                           std::string_view text,
+                                           unsigned min, unsigned max) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() ||
+        value < min || value > max)
+        return tl::unexpected(std::string(name) + ": invalid value \"" +
+                              std::string(text) + "\"; expected a number from " +
+                              std::to_string(min) + " to " + std::to_string(max));
+    return value;
+}
+
+} // namespace
+
+std::string usage() {
+    return "usage: pop3d [/?] [/ACCESSLEVEL number] [options] [socket]\n"
+           "Serves one POP3 session on stdin/stdout, or on the connected socket\n"
+           "whose descriptor number is given. The working directory is the\n"
+           "mailstore root; user@domain reads domain/user/INBOX (a Maildir).\n"
+           "\n"
+           "  /?, -h, --help               show this help and exit\n"
+           "  --version                    show the version and exit\n"
+           "  /ACCESSLEVEL N, --access-level N\n"
+           "                               0 denies service (default: $ACCESSLEVEL, else 1)\n"
+           "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
+           "  --default-domain DOMAIN      domain for logins without @domain\n"
+           "  --timeout SECONDS            idle autologout (default 600, as RFC 1939 asks)\n"
+           "  --max-auth-failures N        failed logins before closing (default 3)\n"
+           "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
+           "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
+           "  --no-seen                    RETR does not mark messages Seen\n"
+           "  --no-apop                    no APOP timestamp in the greeting\n"
+           "  --trace                      log every protocol line (secrets redacted)\n";
+}
+
+tl::expected<Options, std::string>
+parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
+    Options o;
+    bool level_given = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        std::string_view inline_value;
+        bool has_inline = false;
+        if (arg.substr(0, 2) == "--") {
+            auto eq = arg.find('=');
+            if (eq != std::string_view::npos) {
+                inline_value = arg.substr(eq + 1);
+                arg = arg.substr(0, eq);
+                has_inline = true;
+            }
+        }
+        auto value = [&](std::string_view name) -> tl::expected<std::string_view, std::string> {
+            if (has_inline) return inline_value;
+            if (i + 1 >= args.size())
+                return tl::unexpected(std::string(name) + ": missing value");
+            return args[++i];
+        };
+        auto set_number = [&](std::string_view name, unsigned& target,
+                              unsigned min, unsigned max) -> std::optional<std::string> {
+            auto v = value(name);
+            if (!v) return v.error();
+            auto n = number(name, *v, min, max);
+            if (!n) return n.error();
+            target = *n;
+            return std::nullopt;
+        };
+        std::optional<std::string> error;
+        std::string slash = arg.size() > 1 && arg[0] == '/' ? upper(arg) : "";
+        if (slash == "/?" || arg == "--help" || arg == "-h" || arg == "-?") {
+            o.help = true;
+            return o; // "/?" means usage and nothing else
+        } else if (arg == "--version") {
+            o.version = true;
+        } else if (slash == "/ACCESSLEVEL" || arg == "--access-level") {
+            error = set_number(slash.empty() ? "--access-level" : "/ACCESSLEVEL",
+                               o.access_level, 0, 1'000'000);
+            level_given = true;
+        } else if (arg == "--passwd") {
+            auto v = value("--passwd");
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string("--passwd: empty file name"));
+            o.passwd_file = std::string(*v);
+        } else if (arg == "--default-domain") {
+            auto v = value("--default-domain");
+            if (!v) return tl::unexpected(v.error());
+            o.default_domain = std::string(*v);
+        } else if (arg == "--timeout") {
+            error = set_number("--timeout", o.timeout_seconds, 1, 86'400);
+        } else if (arg == "--max-auth-failures") {
+            error = set_number("--max-auth-failures", o.max_auth_failures, 1, 100);
+        } else if (arg == "--max-bad-commands") {
+            error = set_number("--max-bad-commands", o.max_bad_commands, 1, 100'000);
+        } else if (arg == "--auth-failure-delay") {
+            error = set_number("--auth-failure-delay", o.auth_failure_delay_ms, 0, 60'000);
+        } else if (arg == "--trace" && !has_inline) {
+            o.trace = true;
+        } else if (arg == "--no-seen" && !has_inline) {
+            o.mark_seen = false;
+        } else if (arg == "--no-apop" && !has_inline) {
+            o.apop = false;
+        } else if (!arg.empty() && (arg[0] == '-' || arg[0] == '/')) {
+            return tl::unexpected("unknown option \"" + std::string(args[i]) + "\"");
+        } else {
+            if (o.socket_fd)
+                return tl::unexpected("unexpected argument \"" + std::string(arg) +
+                                      "\"; only one socket number may be given");
+            unsigned fd = 0;
+            auto n = number("socket", arg, 0, 65'535);
+            if (!n) return tl::unexpected(n.error());
+            fd = *n;
+            o.socket_fd = static_cast<int>(fd);
+        }
+        if (error) return tl::unexpected(*error);
+    }
+    if (!level_given) {
+        if (auto level = env("ACCESSLEVEL")) {
+            auto n = number("ACCESSLEVEL (environment)", *level, 0, 1'000'000);
+            if (!n) return tl::unexpected(n.error());
+            o.access_level = *n;
+        }
+    }
+    return o;
+}
+
+} // namespace pop3::shell

@@ -1,0 +1,40 @@
+// Command-line and environment options of pop3d (see docs/pop3d.8).
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pop3/core/limits.hpp"
+
+namespace pop3::shell {
+
+struct Options {
+    bool help = false;
+    bool version = false;
+    unsigned access_level = 1;      // 0 = denied
+    std::optional<int> socket_fd;   // none: stdin/stdout
+    std::string passwd_file = "../passwd";
+    std::string default_domain;     // empty: logins need "@domain"
+    unsigned timeout_seconds = pop3::core::k_default_idle_timeout_seconds;
+    unsigned max_auth_failures = pop3::core::k_default_max_auth_failures;
+    unsigned max_bad_commands = pop3::core::k_default_max_bad_commands;
+    unsigned auth_failure_delay_ms = 1000;
+    bool trace = false;
+    bool mark_seen = true;
+    bool apop = true;
+};
+
+// Reads the environment (ACCESSLEVEL) through `getenv` so tests can fake it.
+using EnvLookup = std::function<std::optional<std::string>(const char*)>;
+
+// Parses argv (without argv[0]). The error names the offending option.
+[[nodiscard]] tl::expected<Options, std::string>
+parse_options(const std::vector<std::string_view>& args, const EnvLookup& env);
+
+[[nodiscard]] std::string usage();
+
+} // namespace pop3::shell

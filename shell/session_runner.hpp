@@ -1,0 +1,47 @@
+// The interpreter: reads client lines, steps the core, writes its responses
+// and carries out its effects against the Maildir and the passwd-file.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "authenticator.hpp"
+#include "log.hpp"
+#include "maildir.hpp"
+#include "options.hpp"
+#include "pop3/core/session.hpp"
+#include "transport.hpp"
+
+namespace pop3::shell {
+
+// Set by the SIGTERM/SIGHUP handler; the session then ends deleting nothing.
+extern volatile std::sig_atomic_t g_terminate;
+
+class SessionRunner {
+public:
+    SessionRunner(const Options& options, const Log& log, Transport& transport,
+                  std::string apop_banner);
+    // Runs the whole session; returns the process exit status.
+    int run();
+
+private:
+    void feed(const pop3::core::Input& input);
+    void execute(const pop3::core::Effect& effect);
+    void send_message(const pop3::core::SendMessage& send);
+    void before_command();
+    void trace_response(const pop3::core::Response& response);
+
+    const Options& options_;
+    const Log& log_;
+    Transport& transport_;
+    std::string banner_;
+    Authenticator auth_;
+    pop3::core::Config config_;
+    pop3::core::SessionState state_ = pop3::core::Idle{};
+    std::unique_ptr<Maildir> maildir_;
+    bool closing_ = false;
+    // Counts for the closing log line.
+    std::uint64_t retrieved_ = 0, retrieved_octets_ = 0, deleted_ = 0;
+};
+
+} // namespace pop3::shell

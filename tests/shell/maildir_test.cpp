@@ -1,0 +1,556 @@
+// The Maildir store against real temporary Maildirs: snapshot, following
+// renames, vanished messages, deliveries, marking seen, UPDATE, streaming.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "maildir.hpp"
+
+namespace fs = std::filesystem;
+using pop3::shell::Maildir;
+using pop3::shell::RemoveCounts;
+
+namespace {
+
+// A temporary directory holding an INBOX Maildir, removed at scope end.
+class TempMaildir {
+public:
+    TempMaildir() {
+        std::string pattern = "/tmp/pop3d-maildir-test-XXXXXX";
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        root_ = pattern;
+        inbox_ = root_ / "INBOX";
+        for (const char* sub : {"new", "cur", "tmp"}) {
+            fs::create_directories(inbox_ / sub);
+        }
+    }
+    TempMaildir(const TempMaildir&) = delete;
+    TempMaildir& operator=(const TempMaildir&) = delete;
+    ~TempMaildir() {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+
+    [[nodiscard]] const fs::path& root() const { return root_; }
+    [[nodiscard]] std::string inbox() const { return inbox_.string(); }
+    [[nodiscard]] fs::path at(const std::string& rel) const {
+        return inbox_ / rel;
+    }
+
+    void write(const std::string& rel, const std::string& content) const {
+        std::ofstream out(at(rel), std::ios::binary);
+        out << content;
+        REQUIRE(out.good());
+    }
+    [[nodiscard]] bool exists(const std::string& rel) const {
+        struct stat st {};
+        return ::lstat(at(rel).c_str(), &st) == 0;
+    }
+    void rename(const std::string& from, const std::string& to) const {
+        REQUIRE(::rename(at(from).c_str(), at(to).c_str()) == 0);
+    }
+    void unlink(const std::string& rel) const {
+        REQUIRE(::unlink(at(rel).c_str()) == 0);
+    }
+
+private:
+    fs::path root_;
+    fs::path inbox_;
+};
+
+Maildir open_ok(const std::string& path) {
+    auto box = Maildir::open(path);
+    REQUIRE(box.has_value());
+    return std::move(*box);
+}
+
+std::vector<std::string> uidls(const Maildir& box) {
+    std::vector<std::string> out;
+    for (const auto& info : *box.snapshot()) {
+        out.push_back(info.uidl);
+    }
+    return out;
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        REQUIRE(n >= 0);
+        if (n == 0) {
+            return out;
+        }
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+struct Streamed {
+    std::string wire;
+    std::uint64_t octets_read = 0;
+};
+
+Streamed stream_file(const fs::path& file, std::optional<std::uint64_t> top) {
+    pop3::shell::UniqueFd fd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+    REQUIRE(fd.valid());
+    Streamed result;
+    auto read = pop3::shell::stream_message(
+        fd.get(), top, [&](std::string_view chunk) {
+            result.wire.append(chunk);
+            return true;
+        });
+    REQUIRE(read.has_value());
+    result.octets_read = *read;
+    return result;
+}
+
+} // namespace
+
+TEST_CASE("The snapshot lists new and cur messages oldest first",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1000.M1.host:2,S", "a\nb\n");
+    dir.write("new/999.M2.host", "x\r\n");
+    dir.write("new/1000.M0.host,S=10,W=42", "0123456789");
+    dir.write("new/10.M9.host", "ten\n");
+    dir.write("cur/9.M9.host:2,", "nine\n");
+    dir.write("cur/oddname:2,S", "odd\n");
+    const timespec times[2] = {{500, 0}, {500, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, dir.at("cur/oddname:2,S").c_str(), times,
+                        0) == 0);
+
+    const Maildir box = open_ok(dir.inbox());
+
+    CHECK(uidls(box) == std::vector<std::string>{"9.M9.host", "10.M9.host",
+                                                 "oddname", "999.M2.host",
+                                                 "1000.M0.host",
+                                                 "1000.M1.host"});
+    CHECK(box.size() == 6);
+    CHECK(box.path_of(0) == "cur/9.M9.host:2,");
+    CHECK(box.path_of(4) == "new/1000.M0.host,S=10,W=42");
+    CHECK(box.path_of(99).empty());
+}
+
+TEST_CASE("Sizes count CRLF line ends and use ,W= when the name has it",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.lf.host", "a\nb\n");            // 6 with CRLF
+    dir.write("new/2.crlf.host", "a\r\nb\r\n");      // 6 as is
+    dir.write("new/3.nofinal.host", "a\nb");          // 6: CRLF added
+    dir.write("new/4.w.host,S=4,W=1234", "a\nb\n");  // trust ,W=
+    dir.write("new/5.s.host,S=4", "a\nb\n");          // ,S= is not the size
+    dir.write("new/6.empty.host", "");
+
+    const Maildir box = open_ok(dir.inbox());
+    const auto& snap = *box.snapshot();
+
+    REQUIRE(snap.size() == 6);
+    CHECK(snap[0].size == 6);
+    CHECK(snap[1].size == 6);
+    CHECK(snap[2].size == 6);
+    CHECK(snap[3].size == 1234);
+    CHECK(snap[4].size == 6);
+    CHECK(snap[5].size == 0);
+    CHECK(snap[3].uidl == "4.w.host");
+}
+
+TEST_CASE("Dot files, tmp, symlinks, FIFOs and subdirectories are not "
+          "messages",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/100.real.host", "real\n");
+    dir.write("new/.101.hidden.host", "hidden\n");
+    dir.write("cur/.102.hidden.host:2,S", "hidden\n");
+    dir.write("tmp/103.tmp.host", "in delivery\n");
+    REQUIRE(::symlink("/etc/passwd", dir.at("cur/104.link.host:2,").c_str()) ==
+            0);
+    REQUIRE(::mkfifo(dir.at("new/105.fifo.host").c_str(), 0600) == 0);
+    REQUIRE(::mkdir(dir.at("cur/106.dir.host:2,").c_str(), 0700) == 0);
+
+    // A FIFO would block a reader forever: open() must not even open it.
+    Maildir box = open_ok(dir.inbox());
+
+    CHECK(uidls(box) == std::vector<std::string>{"100.real.host"});
+    CHECK(box.refresh().empty());
+}
+
+TEST_CASE("A message replaced by a FIFO or a symlink is not opened",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("new/2.b.host", "b\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("new/1.a.host");
+    REQUIRE(::mkfifo(dir.at("new/1.a.host").c_str(), 0600) == 0);
+    dir.unlink("new/2.b.host");
+    REQUIRE(::symlink("/etc/passwd", dir.at("new/2.b.host").c_str()) == 0);
+
+    auto fifo = box.open_message(0);
+    REQUIRE_FALSE(fifo.has_value());
+    CHECK(fifo.error() == std::errc::invalid_argument);
+    auto link = box.open_message(1);
+    REQUIRE_FALSE(link.has_value());
+    CHECK(link.error() == std::errc::too_many_symbolic_link_levels);
+}
+
+TEST_CASE("A missing INBOX is an empty mailbox", "[shell][maildir]") {
+    TempMaildir dir;
+    Maildir box = open_ok((dir.root() / "nobody" / "INBOX").string());
+
+    CHECK(box.snapshot()->empty());
+    CHECK(box.refresh().empty());
+    CHECK(box.remove({}) == RemoveCounts{});
+    CHECK_FALSE(box.open_message(0).has_value());
+}
+
+TEST_CASE("An INBOX that is not a directory is an error", "[shell][maildir]") {
+    TempMaildir dir;
+    const fs::path file = dir.root() / "file";
+    std::ofstream(file) << "not a maildir\n";
+
+    auto box = Maildir::open(file.string());
+
+    REQUIRE_FALSE(box.has_value());
+    CHECK(box.error() == std::errc::not_a_directory);
+}
+
+TEST_CASE("refresh reports a message unlinked by someone else exactly once",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    dir.write("new/3.c.host", "c\n");
+    Maildir box = open_ok(dir.inbox());
+    CHECK(box.refresh().empty());
+
+    dir.unlink("cur/2.b.host:2,S");
+
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+    CHECK(box.refresh().empty());
+    CHECK(box.path_of(1).empty());
+    auto gone = box.open_message(1);
+    REQUIRE_FALSE(gone.has_value());
+    CHECK(gone.error() == std::errc::no_such_file_or_directory);
+    CHECK(box.snapshot()->size() == 3); // numbering never changes
+}
+
+TEST_CASE("A message found gone by open_message is reported by the next "
+          "refresh",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("new/1.a.host");
+
+    auto fd = box.open_message(0);
+    REQUIRE_FALSE(fd.has_value());
+    CHECK(fd.error() == std::errc::no_such_file_or_directory);
+    CHECK(box.refresh() == std::vector<std::size_t>{0});
+    CHECK(box.refresh().empty());
+}
+
+TEST_CASE("refresh follows flag changes and moves from new to cur",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "first\n");
+    dir.write("new/2.b.host", "second\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.rename("cur/1.a.host:2,", "cur/1.a.host:2,S");
+    dir.rename("new/2.b.host", "cur/2.b.host:2,S");
+
+    CHECK(box.refresh().empty());
+    CHECK(box.path_of(0) == "cur/1.a.host:2,S");
+    CHECK(box.path_of(1) == "cur/2.b.host:2,S");
+    auto fd = box.open_message(1);
+    REQUIRE(fd.has_value());
+    CHECK(read_all(fd->get()) == "second\n");
+}
+
+TEST_CASE("open_message finds a renamed message without an explicit refresh",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "first\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.rename("new/1.a.host", "cur/1.a.host:2,RS");
+
+    auto fd = box.open_message(0);
+    REQUIRE(fd.has_value());
+    CHECK(read_all(fd->get()) == "first\n");
+    CHECK(box.path_of(0) == "cur/1.a.host:2,RS");
+    CHECK(box.refresh().empty());
+}
+
+TEST_CASE("A delivery during the session is invisible and untouched by "
+          "UPDATE",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.write("new/2.late.host", "late\n");
+    dir.write("cur/0.early-name.host:2,S", "late too\n");
+
+    CHECK(box.refresh().empty());
+    CHECK(box.snapshot()->size() == 1);
+    const RemoveCounts counts = box.remove({0});
+    CHECK(counts == RemoveCounts{1, 0, 0});
+    CHECK_FALSE(dir.exists("new/1.a.host"));
+    CHECK(dir.exists("new/2.late.host"));
+    CHECK(dir.exists("cur/0.early-name.host:2,S"));
+}
+
+TEST_CASE("mark_seen moves new messages to cur with the S flag",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    Maildir box = open_ok(dir.inbox());
+
+    REQUIRE(box.mark_seen(0).has_value());
+
+    CHECK(box.path_of(0) == "cur/1.a.host:2,S");
+    CHECK(dir.exists("cur/1.a.host:2,S"));
+    CHECK_FALSE(dir.exists("new/1.a.host"));
+}
+
+TEST_CASE("mark_seen adds S to existing flags in order and is idempotent",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,FT", "a\n");
+    dir.write("cur/2.b.host:2,RS", "b\n");
+    dir.write("cur/3.c.host,S=2:2,", "c\n");
+    Maildir box = open_ok(dir.inbox());
+
+    REQUIRE(box.mark_seen(0).has_value());
+    REQUIRE(box.mark_seen(1).has_value());
+    REQUIRE(box.mark_seen(2).has_value());
+    REQUIRE(box.mark_seen(0).has_value());
+
+    CHECK(box.path_of(0) == "cur/1.a.host:2,FST");
+    CHECK(box.path_of(1) == "cur/2.b.host:2,RS");
+    CHECK(box.path_of(2) == "cur/3.c.host,S=2:2,S");
+    CHECK(dir.exists("cur/1.a.host:2,FST"));
+    CHECK(dir.exists("cur/2.b.host:2,RS"));
+    CHECK(dir.exists("cur/3.c.host,S=2:2,S"));
+    CHECK(box.refresh().empty());
+}
+
+TEST_CASE("mark_seen follows a message renamed by someone else",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("new/2.b.host", "b\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.rename("new/1.a.host", "cur/1.a.host:2,F");
+    dir.unlink("new/2.b.host");
+
+    REQUIRE(box.mark_seen(0).has_value());
+    CHECK(box.path_of(0) == "cur/1.a.host:2,FS");
+    CHECK(dir.exists("cur/1.a.host:2,FS"));
+    auto gone = box.mark_seen(1);
+    REQUIRE_FALSE(gone.has_value());
+    CHECK(gone.error() == std::errc::no_such_file_or_directory);
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("remove unlinks exactly the given messages and counts the gone "
+          "ones",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    dir.write("cur/3.c.host:2,", "c\n");
+    dir.write("cur/4.d.host:2,", "d\n");
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("cur/2.b.host:2,S");                      // expunged elsewhere
+    dir.rename("cur/3.c.host:2,", "cur/3.c.host:2,RS"); // flagged elsewhere
+
+    const RemoveCounts counts = box.remove({0, 1, 2});
+
+    CHECK(counts == RemoveCounts{2, 1, 0});
+    CHECK_FALSE(dir.exists("new/1.a.host"));
+    CHECK_FALSE(dir.exists("cur/3.c.host:2,RS"));
+    CHECK(dir.exists("cur/4.d.host:2,"));
+    CHECK(box.path_of(3) == "cur/4.d.host:2,");
+    // Removed messages are not reported as vanished; the expunged one is.
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("remove counts an out-of-range index as failed", "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    Maildir box = open_ok(dir.inbox());
+
+    CHECK(box.remove({7}) == RemoveCounts{0, 0, 1});
+    CHECK(dir.exists("new/1.a.host"));
+}
+
+TEST_CASE("stream_message sends LF messages as dot-stuffed CRLF",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "Subject: x\n\n.hidden\nbody\n..two\nlast");
+
+    const Streamed out = stream_file(dir.at("new/1.a.host"), std::nullopt);
+
+    CHECK(out.wire ==
+          "Subject: x\r\n\r\n..hidden\r\nbody\r\n...two\r\nlast\r\n.\r\n");
+    CHECK(out.octets_read == 35);
+}
+
+TEST_CASE("stream_message sends only the header and n body lines for TOP",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "A: 1\nB: 2\n\n.l1\nl2\nl3\n");
+
+    CHECK(stream_file(dir.at("new/1.a.host"), 0).wire ==
+          "A: 1\r\nB: 2\r\n\r\n.\r\n");
+    CHECK(stream_file(dir.at("new/1.a.host"), 2).wire ==
+          "A: 1\r\nB: 2\r\n\r\n..l1\r\nl2\r\n.\r\n");
+    CHECK(stream_file(dir.at("new/1.a.host"), 99).wire ==
+          "A: 1\r\nB: 2\r\n\r\n..l1\r\nl2\r\nl3\r\n.\r\n");
+}
+
+TEST_CASE("stream_message reports a failing writer", "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    pop3::shell::UniqueFd fd{
+        ::open(dir.at("new/1.a.host").c_str(), O_RDONLY | O_CLOEXEC)};
+
+    auto result = pop3::shell::stream_message(
+        fd.get(), std::nullopt, [](std::string_view) { return false; });
+
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error() == std::errc::broken_pipe);
+}
+
+TEST_CASE("A 20 MB message streams in bounded chunks with the exact size",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    const std::string rel = "new/1.big.host";
+    std::uint64_t file_octets = 0;
+    std::uint64_t wire_octets = 0; // as sent, including stuffing
+    std::uint64_t list_octets = 0; // CRLF size without stuffing
+    {
+        std::ofstream out(dir.at(rel), std::ios::binary);
+        const std::string body(70, 'x');
+        for (std::uint64_t line = 0; file_octets < 20'000'000; ++line) {
+            const bool dotted = line % 97 == 0;
+            const std::string text =
+                (dotted ? "." : "") + std::to_string(line) + body;
+            out << text << '\n';
+            file_octets += text.size() + 1;
+            list_octets += text.size() + 2;
+            wire_octets += text.size() + 2 + (dotted ? 1 : 0);
+        }
+        out << "end"; // no final line end
+        file_octets += 3;
+        list_octets += 5;
+        wire_octets += 5;
+        REQUIRE(out.good());
+    }
+    wire_octets += 3; // ".\r\n"
+
+    Maildir box = open_ok(dir.inbox());
+    REQUIRE(box.snapshot()->size() == 1);
+    CHECK((*box.snapshot())[0].size == list_octets);
+
+    auto fd = box.open_message(0);
+    REQUIRE(fd.has_value());
+    std::uint64_t sent = 0;
+    std::size_t largest_chunk = 0;
+    std::string tail;
+    auto read = pop3::shell::stream_message(
+        fd->get(), std::nullopt, [&](std::string_view chunk) {
+            sent += chunk.size();
+            largest_chunk = std::max(largest_chunk, chunk.size());
+            tail.append(chunk);
+            if (tail.size() > 16) {
+                tail.erase(0, tail.size() - 16);
+            }
+            return true;
+        });
+
+    REQUIRE(read.has_value());
+    CHECK(*read == file_octets);
+    CHECK(sent == wire_octets);
+    CHECK(largest_chunk <= 2 * 64 * 1024 + 8);
+    CHECK(tail.substr(tail.size() - 10) == "\r\nend\r\n.\r\n");
+}
+
+TEST_CASE("Two files with the same base name are one message",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("cur/1.a.host:2,S", "a\n");
+
+    Maildir box = open_ok(dir.inbox());
+
+    CHECK(uidls(box) == std::vector<std::string>{"1.a.host"});
+    CHECK(box.path_of(0) == "cur/1.a.host:2,S");
+    CHECK(box.refresh().empty());
+}
+
+// refresh() trusts an unchanged directory mtime only when the last scan
+// started at least 2 s after it (see shell/maildir.cpp). Setting the
+// directory times by hand makes both sides of that rule observable.
+namespace {
+
+void set_mtime(const fs::path& path, timespec mtime) {
+    const timespec times[2] = {mtime, mtime};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+timespec mtime_of(const fs::path& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mtim;
+}
+
+} // namespace
+
+TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("cur/2.b.host:2,S");
+    set_mtime(dir.at("cur"), old); // as if the timestamp were too coarse
+
+    CHECK(box.refresh().empty()); // two stat() calls, no readdir()
+
+    set_mtime(dir.at("cur"), {::time(nullptr), 0});
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("refresh rescans when the last scan was close to the mtime even if "
+          "it is unchanged",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    const timespec recent = mtime_of(dir.at("cur")); // just now
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("cur/2.b.host:2,S");
+    set_mtime(dir.at("cur"), recent); // same stamp as at the scan
+
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
