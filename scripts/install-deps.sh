@@ -13,4 +13,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 ucspi-tcp dovecot-core \
     curl fetchmail getmail6 mpop libnet-perl libio-socket-ssl-perl mutt \
     socat procps >/dev/null
-echo "install-deps: all packages present"
+# Several POP3 clients refuse to run as root: tests run them as this user.
+if ! id pop3test >/dev/null 2>&1; then
+    $SUDO useradd --system --create-home --shell /bin/sh pop3test
+fi
+echo "install-deps: all packages present; test user pop3test exists"
