@@ -14,6 +14,8 @@
 
 #include "log.hpp"
 #include "options.hpp"
+#include "passwd_file.hpp"
+#include "password_check.hpp"
 #include "session_runner.hpp"
 #include "transport.hpp"
 
@@ -67,6 +69,23 @@ std::string apop_banner() {
            "." + std::to_string(now.tv_nsec) + "@" + host + ">";
 }
 
+bool offer_apop(const Options& options, const Log& log) {
+    switch (options.apop) {
+    case Options::Apop::on: return true;
+    case Options::Apop::off: return false;
+    case Options::Apop::automatic: break;
+    }
+    auto any = any_entry(options.passwd_file, [](const pop3::core::PasswdEntry& e) {
+        return plaintext_secret(e).has_value();
+    });
+    if (!any) {
+        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+                 any.error().message());
+        return false;
+    }
+    return *any;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -99,7 +118,7 @@ int main(int argc, char** argv) {
     log.line("session start from " + peer_address(in_fd));
     Transport transport(in_fd, out_fd);
     SessionRunner runner(*options, log, transport,
-                         options->apop ? apop_banner() : std::string());
+                         offer_apop(*options, log) ? apop_banner() : std::string());
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

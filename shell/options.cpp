@@ -48,7 +48,8 @@ std::string usage() {
            "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
            "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
            "  --no-seen                    RETR does not mark messages Seen\n"
-           "  --no-apop                    no APOP timestamp in the greeting\n"
+           "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
+           "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
            "  --trace                      log every protocol line (secrets redacted)\n";
 }
 
@@ -116,7 +117,9 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
         } else if (arg == "--no-seen" && !has_inline) {
             o.mark_seen = false;
         } else if (arg == "--no-apop" && !has_inline) {
-            o.apop = false;
+            o.apop = Options::Apop::off;
+        } else if (arg == "--apop" && !has_inline) {
+            o.apop = Options::Apop::on;
         } else if (!arg.empty() && (arg[0] == '-' || arg[0] == '/')) {
             return tl::unexpected("unknown option \"" + std::string(args[i]) + "\"");
         } else {

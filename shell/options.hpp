@@ -25,7 +25,11 @@ struct Options {
     unsigned auth_failure_delay_ms = 1000;
     bool trace = false;
     bool mark_seen = true;
-    bool apop = true;
+    // APOP timestamp in the greeting: auto = only when the passwd-file holds
+    // a PLAIN/CLEAR secret (APOP cannot succeed otherwise, and clients such
+    // as curl use APOP whenever offered, without falling back to USER/PASS).
+    enum class Apop { automatic, on, off };
+    Apop apop = Apop::automatic;
 };
 
 // Reads the environment (ACCESSLEVEL) through `getenv` so tests can fake it.

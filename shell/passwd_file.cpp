@@ -96,9 +96,14 @@ bool same_user(std::string_view field, std::string_view user)
 
 } // namespace
 
-tl::expected<std::optional<pop3::core::PasswdEntry>, std::error_code>
-find_user(const std::string& path, std::string_view user,
-          const std::function<void(std::string_view)>& warn)
+namespace {
+
+// Reads the file once and hands each valid entry to `visit` until it returns
+// true; malformed lines are reported through `warn` and skipped.
+template <class Visit>
+tl::expected<void, std::error_code>
+scan_entries(const std::string& path,
+             const std::function<void(std::string_view)>& warn, Visit visit)
 {
     auto content = read_file(path);
     if (!content)
@@ -120,10 +125,42 @@ find_user(const std::string& path, std::string_view user,
                      std::to_string(line_number) + ": " + parsed.error());
             continue;
         }
-        if (*parsed && same_user((*parsed)->user, user))
-            return std::move(*parsed);
+        if (*parsed && visit(std::move(**parsed)))
+            break;
     }
-    return std::optional<pop3::core::PasswdEntry>{};
+    return {};
+}
+
+} // namespace
+
+tl::expected<std::optional<pop3::core::PasswdEntry>, std::error_code>
+find_user(const std::string& path, std::string_view user,
+          const std::function<void(std::string_view)>& warn)
+{
+    std::optional<pop3::core::PasswdEntry> found;
+    auto scanned = scan_entries(path, warn, [&](pop3::core::PasswdEntry e) {
+        if (!same_user(e.user, user))
+            return false;
+        found = std::move(e);
+        return true;
+    });
+    if (!scanned)
+        return tl::make_unexpected(scanned.error());
+    return found;
+}
+
+tl::expected<bool, std::error_code>
+any_entry(const std::string& path,
+          const std::function<bool(const pop3::core::PasswdEntry&)>& predicate)
+{
+    bool any = false;
+    auto scanned = scan_entries(path, {}, [&](const pop3::core::PasswdEntry& e) {
+        any = predicate(e);
+        return any;
+    });
+    if (!scanned)
+        return tl::make_unexpected(scanned.error());
+    return any;
 }
 
 } // namespace pop3::shell

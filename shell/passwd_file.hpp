@@ -27,4 +27,10 @@ inline constexpr std::size_t k_max_passwd_file_size = 64u * 1024u * 1024u;
 find_user(const std::string& path, std::string_view user,
           const std::function<void(std::string_view)>& warn);
 
+// True when some valid entry satisfies `predicate` (malformed lines are
+// skipped silently; find_user reports them at login).
+[[nodiscard]] tl::expected<bool, std::error_code>
+any_entry(const std::string& path,
+          const std::function<bool(const pop3::core::PasswdEntry&)>& predicate);
+
 } // namespace pop3::shell

@@ -30,7 +30,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
       banner_(std::move(apop_banner)), auth_(options, log, banner_) {
     config_.max_auth_failures = options.max_auth_failures;
     config_.max_bad_commands = options.max_bad_commands;
-    config_.apop = options.apop;
+    config_.apop = !banner_.empty();
     config_.mark_seen = options.mark_seen;
     config_.implementation = "pop3d-" POP3D_VERSION;
 }

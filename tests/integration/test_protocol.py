@@ -248,6 +248,23 @@ class Authentication(Base):
         d = self.session()
         self.assertTrue(d.cmd(f"APOP {ALICE} {'0' * 32}").startswith("-ERR [AUTH]"))
 
+    def test_apop_is_offered_only_when_it_can_succeed(self):
+        hashed = Mailstore()
+        try:
+            hashed.add_user("carol@example.org",
+                            "$6$saltsalt$SkMV8VyTCi1vjnAUcB0sOPRO1vrLjkoMigR2vqQvqbiXzq3S0qzyIXHq07yYd8c5t5Z0LFJ5EN7PjhS4y0rVG1",
+                            scheme="SHA512-CRYPT")
+            for extra, offered in (((), False), (("--apop",), True)):
+                c = spawn_stdio(hashed, *extra)
+                self.conns.append(c)
+                self.assertEqual(bool(re.search(r"<[^>]+@[^>]+>", c.readline())), offered)
+        finally:
+            hashed.cleanup()
+        self.assertRegex(self.session().greeting, r"<\d+\.\d+\.\d+@[^>]+>")
+        self.assertNotIn("<", self.session("--no-apop").greeting)
+        c = self.session("--no-apop")
+        self.assertIn("APOP is not available", c.cmd(f"APOP {ALICE} {'0' * 32}"))
+
     def test_apop_banners_are_unique(self):
         a = self.session().greeting
         b = self.session().greeting
