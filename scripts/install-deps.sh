@@ -1,18 +1,16 @@
 #!/bin/sh
-# Installs every build and test dependency of pop3d from Debian 12 packages.
+# Installs every build and test dependency of pop3d from Debian 12 packages:
+# the union of scripts/packages/*.txt (one package per line, # comments).
 # Run as root (or with sudo). Safe to run again.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+packages=$(cat "$here"/packages/*.txt | sed 's/#.*//' | tr -s ' \t\n' '\n' | sort -u | tr '\n' ' ')
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
-    build-essential cmake ninja-build ccache pkg-config \
-    librange-v3-dev libexpected-dev catch2 librapidcheck-dev \
-    libssl-dev libcrypt-dev libargon2-dev \
-    python3 ucspi-tcp dovecot-core \
-    curl fetchmail getmail6 mpop libnet-perl libio-socket-ssl-perl mutt \
-    socat procps >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $packages >/dev/null
 # Several POP3 clients refuse to run as root: tests run them as this user.
 if ! id pop3test >/dev/null 2>&1; then
     $SUDO useradd --system --create-home --shell /bin/sh pop3test
