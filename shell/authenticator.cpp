@@ -7,6 +7,7 @@
 #include "authenticator.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
+#include "sasl_crypto.hpp"
 #include "pop3/core/login_name.hpp"
 
 namespace pop3::shell {
@@ -39,6 +40,8 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
     switch (verify(**entry)) {
     case Verdict::match:
         log_.line("login " + name + " (" + std::string(method) + ")");
+        verified_ = **entry; // kept for the privilege drop (issue 7)
+        verified_->secret.clear();
         return AuthResult{AuthResult::Outcome::accepted, name};
     case Verdict::mismatch: return fail("wrong password");
     case Verdict::unsupported:
@@ -49,10 +52,62 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
 }
 
 AuthResult Authenticator::check_password(std::string_view user,
-                                         std::string_view secret) {
-    return check(user, "USER/PASS", [&](const pop3::core::PasswdEntry& e) {
+                                         std::string_view secret,
+                                         std::string_view method) {
+    return check(user, method, [&](const pop3::core::PasswdEntry& e) {
         return verify_password(e, secret);
     });
+}
+
+AuthResult Authenticator::check_cram(std::string_view user,
+                                     std::string_view challenge,
+                                     std::string_view digest) {
+    return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry& e) {
+        if (!plaintext_secret(e)) return Verdict::unsupported;
+        return verify_cram_md5(e, challenge, digest) ? Verdict::match
+                                                     : Verdict::mismatch;
+    });
+}
+
+pop3::core::ScramCredentials
+Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view user) {
+    scram_entry_.reset();
+    scram_user_ = std::string(user.substr(0, 100));
+    auto login = pop3::core::parse_login(user, options_.default_domain);
+    if (login) {
+        auto name = login->full();
+        auto entry = find_user(options_.passwd_file, name,
+                               [this](std::string_view w) { log_.line(w); });
+        if (entry && *entry) {
+            if (auto keys = scram_credentials(mechanism, **entry)) {
+                keys->user = name;
+                scram_entry_ = std::move(**entry);
+                scram_entry_->secret.clear();
+                return std::move(*keys);
+            }
+        }
+    }
+    return scram_decoy(mechanism, user); // fails at the proof, like a bad password
+}
+
+pop3::core::ScramVerdict
+Authenticator::scram_verify(pop3::core::Mechanism mechanism,
+                            const pop3::core::ScramCredentials& keys,
+                            std::string_view auth_message, std::string_view proof) {
+    auto started = std::chrono::steady_clock::now();
+    auto check = verify_scram(mechanism, keys, auth_message, proof);
+    std::string method = "AUTH " + std::string(pop3::core::mechanism_name(mechanism));
+    if (check.proof_ok && scram_entry_) {
+        log_.line("login " + keys.user + " (" + method + ")");
+        verified_ = std::move(scram_entry_);
+        scram_entry_.reset();
+        return {true, std::move(check.server_signature)};
+    }
+    log_.line("login failed for \"" + scram_user_ + "\" (" + method + "): " +
+              (keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
+    std::this_thread::sleep_until(
+        started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+    return {false, {}};
 }
 
 AuthResult Authenticator::check_apop(std::string_view user,

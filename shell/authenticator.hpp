@@ -1,12 +1,14 @@
 // Checks USER/PASS and APOP credentials against the shared passwd-file and
 // turns the verdict into the core's AuthResult, with a uniform failure delay.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "log.hpp"
 #include "options.hpp"
 #include "pop3/core/effect.hpp"
+#include "pop3/core/passwd_line.hpp"
 
 namespace pop3::shell {
 
@@ -17,11 +19,30 @@ public:
 
     // RFC 1939 section 7 USER/PASS. Failures (unknown user, wrong password,
     // invalid name) all answer `rejected` after the same total delay.
-    [[nodiscard]] pop3::core::AuthResult check_password(std::string_view user,
-                                                        std::string_view secret);
+    [[nodiscard]] pop3::core::AuthResult
+    check_password(std::string_view user, std::string_view secret,
+                   std::string_view method = "USER/PASS");
     // RFC 1939 section 7 APOP, for users with a PLAIN/CLEAR secret.
     [[nodiscard]] pop3::core::AuthResult check_apop(std::string_view user,
                                                     std::string_view digest);
+
+    // SASL CRAM-MD5 (RFC 2195), for users with a PLAIN/CLEAR secret.
+    [[nodiscard]] pop3::core::AuthResult check_cram(std::string_view user,
+                                                    std::string_view challenge,
+                                                    std::string_view digest);
+    // SASL SCRAM (RFC 5802): the user's keys, or decoys that fail later.
+    [[nodiscard]] pop3::core::ScramCredentials
+    scram_lookup(pop3::core::Mechanism mechanism, std::string_view user);
+    // SCRAM proof check; logs the outcome and delays failures.
+    [[nodiscard]] pop3::core::ScramVerdict
+    scram_verify(pop3::core::Mechanism mechanism,
+                 const pop3::core::ScramCredentials& keys,
+                 std::string_view auth_message, std::string_view proof);
+
+    // The passwd-file entry of the last accepted login, secret cleared: its
+    // uid/gid fields say whom to serve the mailbox as (hardening, issue 7).
+    [[nodiscard]] const std::optional<pop3::core::PasswdEntry>&
+    verified_entry() const { return verified_; }
 
 private:
     template <class Verify>
@@ -31,6 +52,9 @@ private:
     const Options& options_;
     const Log& log_;
     std::string banner_;
+    std::optional<pop3::core::PasswdEntry> verified_;
+    std::optional<pop3::core::PasswdEntry> scram_entry_; // between the steps
+    std::string scram_user_;                             // as given, for logs
 };
 
 } // namespace pop3::shell

@@ -24,6 +24,16 @@
 //   directory is being read, so a message not found is looked for in one
 //   more scan before it is declared vanished. Files that are not in the
 //   snapshot (deliveries) are ignored.
+// * On local file systems (ext4, xfs, btrfs, tmpfs) new/ and cur/ are also
+//   watched with inotify from before the first scan. Every entry change is
+//   then an event, exact and free of clock granularity, so refresh() reads
+//   the pending events instead of stat()ing: no event (or only the events of
+//   our own mark_seen renames) means nothing changed, and no rescan is
+//   needed. Without that, our own renames would change cur/'s mtime and
+//   make every following command rescan the whole directory (O(N) per
+//   RETR). Any other event, a lost event queue or a removed watch means a
+//   rescan; when inotify is unavailable (NFS and other remote or unknown
+//   file systems, instance limits) the mtime rule above is used alone.
 // * open_message(), mark_seen() and remove() use the known name; on ENOENT
 //   they force one rescan and retry at the new name. Vanished messages they
 //   discover are queued and reported by the next refresh().
@@ -31,12 +41,16 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -282,6 +296,7 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path) {
         box.snapshot_ = pop3::core::make_snapshot({});
         return box;
     }
+    box.watch_directories(); // before the scan: no change can slip by
     if (const std::error_code ec = box.record_directory_times()) {
         return tl::unexpected(ec);
     }
@@ -367,11 +382,102 @@ std::vector<std::size_t> Maildir::refresh() {
     return std::exchange(pending_vanished_, {});
 }
 
+void Maildir::watch_directories() {
+    struct statfs fs {};
+    if (::fstatfs(dir_.get(), &fs) != 0) {
+        return;
+    }
+    // Local file systems only: inotify does not see changes made by other
+    // NFS/SMB clients, nor through another overlay layer.
+    switch (static_cast<std::uint64_t>(fs.f_type)) {
+    case EXT4_SUPER_MAGIC: // also ext2/ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+        break;
+    default:
+        return;
+    }
+    UniqueFd fd{::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)};
+    if (!fd) {
+        return; // e.g. the per-user instance limit: use mtimes
+    }
+    constexpr std::uint32_t k_mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+                                     IN_MOVED_TO | IN_DELETE_SELF |
+                                     IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+    const int new_watch =
+        ::inotify_add_watch(fd.get(), (path_ + "/new").c_str(), k_mask);
+    const int cur_watch =
+        ::inotify_add_watch(fd.get(), (path_ + "/cur").c_str(), k_mask);
+    if (new_watch < 0 || cur_watch < 0) {
+        return; // a missing new/ or cur/ may appear later: use mtimes
+    }
+    notify_ = std::move(fd);
+    new_watch_ = new_watch;
+    cur_watch_ = cur_watch;
+}
+
+bool Maildir::drain_notifications() {
+    alignas(inotify_event) char buffer[16 * 1024];
+    bool changed = false;
+    bool lost = false;
+    // Bounded: a flood of events ends in "changed" (a rescan) anyway.
+    for (int round = 0; round < 256; ++round) {
+        const ssize_t n = ::read(notify_.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            lost = lost || (n < 0 && errno != EAGAIN);
+            changed = changed || lost;
+            break;
+        }
+        for (const char* p = buffer; p < buffer + n;) {
+            inotify_event event{};
+            std::memcpy(&event, p, sizeof event);
+            const char* name = p + sizeof event;
+            p += sizeof event + event.len;
+            if ((event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF |
+                               IN_UNMOUNT)) != 0) {
+                lost = true; // the watch is gone
+            }
+            if ((event.mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF |
+                               IN_MOVE_SELF | IN_UNMOUNT)) != 0 ||
+                event.len == 0) {
+                changed = true;
+                own_events_.clear(); // some may have been dropped
+                continue;
+            }
+            std::string rel = event.wd == new_watch_ ? "new/" : "cur/";
+            rel.append(name, ::strnlen(name, event.len));
+            const auto own =
+                std::find(own_events_.begin(), own_events_.end(), rel);
+            if (own != own_events_.end()) {
+                own_events_.erase(own);
+            } else {
+                changed = true;
+            }
+        }
+        if (round == 255) {
+            changed = true;
+        }
+    }
+    if (lost) {
+        notify_.reset(); // from now on, directory mtimes alone
+        own_events_.clear();
+    }
+    return changed;
+}
+
 void Maildir::refresh_into_pending(bool force) {
     if (!dir_ || live_ == 0) {
         return;
     }
-    if (!force && !must_rescan_) {
+    if (notify_) {
+        if (!drain_notifications() && !force && !must_rescan_) {
+            return;
+        }
+    } else if (!force && !must_rescan_) {
         auto new_time = subdir_mtime(dir_.get(), "new");
         auto cur_time = subdir_mtime(dir_.get(), "cur");
         if (!new_time || !cur_time) {
@@ -492,12 +598,19 @@ tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
         if (to == from) {
             return {};
         }
+        if (notify_) { // our own rename is not a change by others
+            own_events_.push_back(from);
+            own_events_.push_back(to);
+        }
         if (::renameat(dir_.get(), from.c_str(), dir_.get(), to.c_str()) ==
             0) {
             names_[index] = std::move(to);
             return {};
         }
         const int error = errno;
+        if (notify_) {
+            own_events_.resize(own_events_.size() - 2);
+        }
         if (error != ENOENT || attempt > 0) {
             return tl::unexpected(errno_code(error));
         }

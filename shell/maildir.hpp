@@ -86,6 +86,11 @@ private:
     // newly vanished indices to pending_vanished_.
     void refresh_into_pending(bool force);
     [[nodiscard]] std::error_code record_directory_times();
+    // Change notification (see maildir.cpp): watches new/ and cur/ where
+    // the file system is local; true when events other than our own
+    // renames arrived (or may have been lost), so a rescan is needed.
+    void watch_directories();
+    [[nodiscard]] bool drain_notifications();
 
     std::string path_;
     UniqueFd dir_; // the INBOX directory; invalid when it did not exist
@@ -98,6 +103,12 @@ private:
     timespec cur_mtime_{};
     timespec scanned_at_{};
     bool must_rescan_ = false;
+    UniqueFd notify_; // inotify; invalid when not usable (mtimes only)
+    int new_watch_ = -1;
+    int cur_watch_ = -1;
+    // Relative names our own renames removed and added, not yet seen as
+    // events.
+    std::vector<std::string> own_events_;
 };
 
 // Streams the message in `fd` to `write` in bounded memory (64 KiB reads):

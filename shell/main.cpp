@@ -17,6 +17,7 @@
 #include "passwd_file.hpp"
 #include "password_check.hpp"
 #include "session_runner.hpp"
+#include "tls.hpp"
 #include "transport.hpp"
 
 namespace {
@@ -114,11 +115,23 @@ int main(int argc, char** argv) {
         if (options->socket_fd) ::close(*options->socket_fd);
         return 0;
     }
+    std::optional<TlsContext> tls;
+    if (!options->tls_cert.empty()) {
+        auto loaded = TlsContext::load(options->tls_cert, options->tls_key);
+        if (!loaded) {
+            std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
+            log.line("cannot start: " + loaded.error());
+            if (options->socket_fd) ::close(*options->socket_fd);
+            return 1;
+        }
+        tls = std::move(*loaded);
+    }
     install_signals();
     log.line("session start from " + peer_address(in_fd));
     Transport transport(in_fd, out_fd);
     SessionRunner runner(*options, log, transport,
-                         offer_apop(*options, log) ? apop_banner() : std::string());
+                         offer_apop(*options, log) ? apop_banner() : std::string(),
+                         tls ? &*tls : nullptr);
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

@@ -44,12 +44,18 @@ std::string usage() {
            "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
            "  --default-domain DOMAIN      domain for logins without @domain\n"
            "  --timeout SECONDS            idle autologout (default 600, as RFC 1939 asks)\n"
+           "  --session-limit SECONDS      total session time, 0 = none (default 7200)\n"
            "  --max-auth-failures N        failed logins before closing (default 3)\n"
            "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
            "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
            "  --no-seen                    RETR does not mark messages Seen\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
            "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
+           "  --tls-cert FILE --tls-key FILE\n"
+           "                               enable STLS with this PEM certificate chain and key\n"
+           "  --tls-implicit               TLS from the first byte (POP3S, port 995 style)\n"
+           "  --allow-plaintext            allow USER/PASS and AUTH PLAIN/LOGIN before TLS\n"
+           "                               even when a certificate is configured\n"
            "  --trace                      log every protocol line (secrets redacted)\n";
 }
 
@@ -106,12 +112,23 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             o.default_domain = std::string(*v);
         } else if (arg == "--timeout") {
             error = set_number("--timeout", o.timeout_seconds, 1, 86'400);
+        } else if (arg == "--session-limit") {
+            error = set_number("--session-limit", o.session_limit_seconds, 0, 604'800);
         } else if (arg == "--max-auth-failures") {
             error = set_number("--max-auth-failures", o.max_auth_failures, 1, 100);
         } else if (arg == "--max-bad-commands") {
             error = set_number("--max-bad-commands", o.max_bad_commands, 1, 100'000);
         } else if (arg == "--auth-failure-delay") {
             error = set_number("--auth-failure-delay", o.auth_failure_delay_ms, 0, 60'000);
+        } else if (arg == "--tls-cert" || arg == "--tls-key") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string(arg) + ": empty file name");
+            (arg == "--tls-cert" ? o.tls_cert : o.tls_key) = std::string(*v);
+        } else if (arg == "--tls-implicit" && !has_inline) {
+            o.tls_implicit = true;
+        } else if (arg == "--allow-plaintext" && !has_inline) {
+            o.allow_plaintext = true;
         } else if (arg == "--trace" && !has_inline) {
             o.trace = true;
         } else if (arg == "--no-seen" && !has_inline) {
@@ -134,6 +151,10 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
         }
         if (error) return tl::unexpected(*error);
     }
+    if (o.tls_cert.empty() != o.tls_key.empty())
+        return tl::unexpected(std::string("--tls-cert and --tls-key must be given together"));
+    if (o.tls_implicit && o.tls_cert.empty())
+        return tl::unexpected(std::string("--tls-implicit needs --tls-cert and --tls-key"));
     if (!level_given) {
         if (auto level = env("ACCESSLEVEL")) {
             auto n = number("ACCESSLEVEL (environment)", *level, 0, 1'000'000);

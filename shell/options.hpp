@@ -20,10 +20,16 @@ struct Options {
     std::string passwd_file = "../passwd";
     std::string default_domain;     // empty: logins need "@domain"
     unsigned timeout_seconds = pop3::core::k_default_idle_timeout_seconds;
+    // Total session time, whatever the client does (issue 7); 0 = no limit.
+    unsigned session_limit_seconds = 7200;
     unsigned max_auth_failures = pop3::core::k_default_max_auth_failures;
     unsigned max_bad_commands = pop3::core::k_default_max_bad_commands;
     unsigned auth_failure_delay_ms = 1000;
     bool trace = false;
+    std::string tls_cert;           // PEM chain; enables STLS
+    std::string tls_key;            // PEM private key
+    bool tls_implicit = false;      // POP3S: TLS from the first byte
+    bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS
     bool mark_seen = true;
     // APOP timestamp in the greeting: auto = only when the passwd-file holds
     // a PLAIN/CLEAR secret (APOP cannot succeed otherwise, and clients such

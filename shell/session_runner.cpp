@@ -1,9 +1,15 @@
 // The session loop. Effects run synchronously, so each event the core asked
 // for is fed back before the next client line is read.
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 
+#include <sys/random.h>
+
+#include <openssl/rand.h>
+
 #include "pop3/core/command.hpp"
+#include "privileges.hpp"
 #include "session_runner.hpp"
 
 namespace pop3::shell {
@@ -13,6 +19,20 @@ namespace core = pop3::core;
 volatile std::sig_atomic_t g_terminate = 0;
 
 namespace {
+// 96 random bits as hex: the core derives SASL nonces from it.
+std::string random_seed() {
+    unsigned char bytes[12] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+        RAND_bytes(bytes, sizeof bytes);
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    for (auto b : bytes) {
+        out += k_hex[b >> 4];
+        out += k_hex[b & 15];
+    }
+    return out;
+}
+
 // True once SIGTERM or SIGHUP was caught or is pending (they are blocked
 // outside the read wait), so pipelined commands stop before any UPDATE.
 bool termination_requested() {
@@ -25,9 +45,12 @@ bool termination_requested() {
 } // namespace
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
-                             Transport& transport, std::string apop_banner)
+                             Transport& transport, std::string apop_banner,
+                             const TlsContext* tls)
     : options_(options), log_(log), transport_(transport),
-      banner_(std::move(apop_banner)), auth_(options, log, banner_) {
+      banner_(std::move(apop_banner)), tls_(tls), auth_(options, log, banner_) {
+    config_.tls_available = tls != nullptr;
+    config_.allow_plaintext = options.allow_plaintext;
     config_.max_auth_failures = options.max_auth_failures;
     config_.max_bad_commands = options.max_bad_commands;
     config_.apop = !banner_.empty();
@@ -63,15 +86,46 @@ void SessionRunner::execute(const core::Effect& effect) {
             using T = std::decay_t<decltype(e)>;
             if constexpr (std::is_same_v<T, core::VerifyPassword>) {
                 transport_.flush();
-                feed(core::Event{auth_.check_password(e.user, e.secret)});
+                auto result = auth_.check_password(e.user, e.secret, e.method);
+                after_login_attempt(result);
+                feed(core::Event{std::move(result)});
             } else if constexpr (std::is_same_v<T, core::VerifyApop>) {
                 transport_.flush();
                 feed(core::Event{auth_.check_apop(e.user, e.digest)});
+            } else if constexpr (std::is_same_v<T, core::VerifyCram>) {
+                transport_.flush();
+                feed(core::Event{auth_.check_cram(e.user, e.challenge, e.digest_hex)});
+            } else if constexpr (std::is_same_v<T, core::FetchScramCredentials>) {
+                feed(core::Event{core::ScramCredentialsFound{
+                    auth_.scram_lookup(e.mechanism, e.user)}});
+            } else if constexpr (std::is_same_v<T, core::VerifyScram>) {
+                transport_.flush();
+                feed(core::Event{auth_.scram_verify(e.mechanism, e.credentials,
+                                                    e.auth_message, e.proof)});
+            } else if constexpr (std::is_same_v<T, core::StartTls>) {
+                start_tls();
             } else if constexpr (std::is_same_v<T, core::OpenMailbox>) {
                 auto login = e.user;
                 auto at = login.rfind('@');
                 std::string path = login.substr(at + 1) + "/" +
                                    login.substr(0, at) + "/INBOX";
+                // Least privilege (issue 7, docs/design.md): as root, become
+                // the mail user before the mailbox is touched; never serve
+                // mail as root. Once dropped, no other login can be served,
+                // so any failure from here on ends the session.
+                auto who = become_mail_user(auth_.verified_entry(), path);
+                if (!who) {
+                    log_.line("refusing mailbox " + path + ": " + who.error());
+                    feed(core::Event{core::MailboxFailed{
+                        core::RespCode::sys_perm,
+                        "this mailbox cannot be served; ask the administrator"}});
+                    closing_ = true;
+                    return;
+                }
+                if (*who)
+                    log_.line("serving " + path + " as uid " +
+                              std::to_string((*who)->uid) + " gid " +
+                              std::to_string((*who)->gid));
                 auto box = Maildir::open(path);
                 if (!box) {
                     log_.line("cannot open mailbox " + path + ": " +
@@ -79,6 +133,7 @@ void SessionRunner::execute(const core::Effect& effect) {
                     feed(core::Event{core::MailboxFailed{
                         core::RespCode::sys_temp,
                         "cannot open the mailbox now; try again later"}});
+                    if (*who) closing_ = true; // privileges are gone
                     return;
                 }
                 maildir_ = std::make_unique<Maildir>(std::move(*box));
@@ -142,6 +197,47 @@ void SessionRunner::send_message(const core::SendMessage& send) {
     }
 }
 
+// RFC 2595 section 4: the "+OK" goes out in the clear, anything the client
+// pipelined after STLS is discarded (never executed), then the handshake.
+void SessionRunner::start_tls() {
+    transport_.flush();
+    framer_.clear();
+    if (transport_.broken() || tls_ == nullptr) {
+        feed(core::Event{core::TlsFailed{"connection lost"}});
+        return;
+    }
+    auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
+                                      static_cast<int>(options_.timeout_seconds) * 1000);
+    if (!session) {
+        log_.line("STLS failed: " + session.error());
+        feed(core::Event{core::TlsFailed{session.error()}});
+        return;
+    }
+    log_.line("STLS: " + (*session)->description());
+    transport_.use_tls(std::move(*session));
+    feed(core::Event{core::TlsStarted{}});
+}
+
+// Without a certificate there is nothing better to offer: plaintext stays
+// allowed, and each such login is logged as insecure.
+void SessionRunner::after_login_attempt(const core::AuthResult& result) {
+    if (result.outcome == core::AuthResult::Outcome::accepted &&
+        !transport_.tls_active())
+        log_.line("warning: password for " + result.user +
+                  " was sent without TLS (insecure)");
+}
+
+void SessionRunner::trace_line(const core::Frame& frame) {
+    if (!options_.trace) return;
+    if (std::holds_alternative<core::SaslAuthenticating>(state_)) {
+        log_.line("C: (SASL response, redacted)");
+    } else if (auto* line = std::get_if<core::FramedLine>(&frame)) {
+        log_.line("C: " + core::redacted_line(line->text));
+    } else {
+        log_.line("C: (overlong line, discarded)");
+    }
+}
+
 // Before each command in TRANSACTION, learn what other clients removed.
 void SessionRunner::before_command() {
     if (!maildir_ || !std::holds_alternative<core::Transaction>(state_)) return;
@@ -151,21 +247,32 @@ void SessionRunner::before_command() {
 }
 
 int SessionRunner::run() {
-    feed(core::Event{core::Connected{banner_}});
-    core::LineFramer framer;
     const int timeout_ms = static_cast<int>(options_.timeout_seconds) * 1000;
+    // Hardening (issue 7): writes wait at most the idle timeout for a client
+    // that reads nothing, and the whole session ends at --session-limit.
+    transport_.set_write_timeout(timeout_ms);
+    if (options_.session_limit_seconds > 0)
+        transport_.set_deadline(std::chrono::steady_clock::now() +
+                                std::chrono::seconds(options_.session_limit_seconds));
+    if (options_.tls_implicit && tls_ != nullptr) {
+        auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
+                                          timeout_ms);
+        if (!session) {
+            log_.line("TLS handshake failed: " + session.error() + "; closing");
+            return 0;
+        }
+        log_.line("TLS: " + (*session)->description());
+        transport_.use_tls(std::move(*session));
+    }
+    feed(core::Event{core::Connected{banner_, transport_.tls_active(), random_seed()}});
     std::string why = "closed";
     while (!closing_ && !transport_.broken()) {
         while (!closing_) {
             if (termination_requested()) break;
-            auto frame = framer.next();
+            framer_.set_max_line(core::line_limit(state_));
+            auto frame = framer_.next();
             if (!frame) break;
-            if (options_.trace) {
-                if (auto* line = std::get_if<core::FramedLine>(&*frame))
-                    log_.line("C: " + core::redacted_line(line->text));
-                else
-                    log_.line("C: (overlong line, discarded)");
-            }
+            trace_line(*frame);
             before_command();
             std::visit([this](auto&& f) { feed(core::Input{f}); }, *frame);
         }
@@ -178,12 +285,12 @@ int SessionRunner::run() {
         if (!transport_.flush()) break;
         auto got = transport_.read(timeout_ms);
         if (got.status == Transport::Status::data) {
-            framer.feed(got.data);
+            framer_.feed(got.data);
             continue;
         }
         if (got.status == Transport::Status::interrupted && !g_terminate) continue;
         if (got.status == Transport::Status::timeout) {
-            why = "idle timeout";
+            why = transport_.past_deadline() ? "session time limit" : "idle timeout";
             feed(core::Event{core::Timeout{}});
             break;
         }
@@ -192,6 +299,7 @@ int SessionRunner::run() {
         break;
     }
     transport_.flush();
+    transport_.close_tls();
     if (transport_.broken() && why == "closed") why = "client disconnected";
     log_.line("session end (" + why + "): retrieved " +
               std::to_string(retrieved_) + " (" +

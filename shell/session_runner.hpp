@@ -9,7 +9,9 @@
 #include "log.hpp"
 #include "maildir.hpp"
 #include "options.hpp"
+#include "pop3/core/framing.hpp"
 #include "pop3/core/session.hpp"
+#include "tls.hpp"
 #include "transport.hpp"
 
 namespace pop3::shell {
@@ -19,8 +21,9 @@ extern volatile std::sig_atomic_t g_terminate;
 
 class SessionRunner {
 public:
+    // `tls` is the loaded certificate, or null when none is configured.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
-                  std::string apop_banner);
+                  std::string apop_banner, const TlsContext* tls);
     // Runs the whole session; returns the process exit status.
     int run();
 
@@ -30,12 +33,17 @@ private:
     void send_message(const pop3::core::SendMessage& send);
     void before_command();
     void trace_response(const pop3::core::Response& response);
+    void trace_line(const pop3::core::Frame& frame);
+    void start_tls();
+    void after_login_attempt(const pop3::core::AuthResult& result);
 
     const Options& options_;
     const Log& log_;
     Transport& transport_;
     std::string banner_;
+    const TlsContext* tls_;
     Authenticator auth_;
+    pop3::core::LineFramer framer_;
     pop3::core::Config config_;
     pop3::core::SessionState state_ = pop3::core::Idle{};
     std::unique_ptr<Maildir> maildir_;

@@ -1,11 +1,16 @@
 // Plain file-descriptor transport (TLS comes later behind the same calls).
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdint>
 
+#include "tls.hpp"
 #include "transport.hpp"
 
 namespace pop3::shell {
@@ -14,7 +19,70 @@ namespace {
 constexpr std::size_t k_flush_threshold = 64 * 1024;
 }
 
+Transport::Transport(int in_fd, int out_fd) : in_fd_(in_fd), out_fd_(out_fd) {}
+Transport::~Transport() = default;
+
+void Transport::use_tls(std::unique_ptr<TlsSession> tls) { tls_ = std::move(tls); }
+
+void Transport::close_tls() {
+    if (tls_ && !broken_) tls_->shutdown();
+}
+
+Transport::ReadResult Transport::tls_read(int timeout_ms) {
+    // Bounded: each round either returns or waits on poll(2).
+    for (int round = 0; round < 64; ++round) {
+        auto io = tls_->read(in_, sizeof in_);
+        if (io.bytes > 0)
+            return {Status::data, std::string_view(in_, static_cast<std::size_t>(io.bytes))};
+        if (io.failed) return {Status::error, {}};
+        if (io.want == TlsSession::Want::nothing) return {Status::eof, {}};
+        pollfd p{io.want == TlsSession::Want::read ? in_fd_ : out_fd_,
+                 static_cast<short>(io.want == TlsSession::Want::read ? POLLIN : POLLOUT), 0};
+        sigset_t during_wait;
+        sigemptyset(&during_wait);
+        timeout_ms = capped(timeout_ms);
+        timespec limit{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1'000'000L};
+        int ready = ::ppoll(&p, 1, timeout_ms < 0 ? nullptr : &limit, &during_wait);
+        if (ready < 0)
+            return {errno == EINTR ? Status::interrupted : Status::error, {}};
+        if (ready == 0) return {Status::timeout, {}};
+    }
+    return {Status::interrupted, {}};
+}
+
+std::size_t Transport::tls_write_some(std::size_t done) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        auto io = tls_->write(out_.data() + done, out_.size() - done);
+        if (io.bytes > 0) return static_cast<std::size_t>(io.bytes);
+        if (io.failed || io.want == TlsSession::Want::nothing) break;
+        pollfd p{io.want == TlsSession::Want::read ? in_fd_ : out_fd_,
+                 static_cast<short>(io.want == TlsSession::Want::read ? POLLIN : POLLOUT), 0};
+        int ready = ::poll(&p, 1, capped(write_timeout_ms_));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) break;
+    }
+    broken_ = true;
+    return 0;
+}
+
+bool Transport::past_deadline() const {
+    return std::chrono::steady_clock::now() >= deadline_;
+}
+
+int Transport::capped(int ms) const {
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return ms;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline_ - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return 0;
+    if (ms < 0 || left < ms) return static_cast<int>(left);
+    return ms;
+}
+
 Transport::ReadResult Transport::read(int timeout_ms) {
+    if (past_deadline()) return {Status::timeout, {}};
+    if (tls_) return tls_read(timeout_ms);
+    timeout_ms = capped(timeout_ms);
     pollfd p{in_fd_, POLLIN, 0};
     // SIGTERM and SIGHUP are blocked except while waiting here, so a
     // termination request can never slip in between a check and the wait.
@@ -41,21 +109,38 @@ bool Transport::send(std::string_view bytes) {
     return true;
 }
 
+// Hardening (issue 7): never block in write(2). Wait for POLLOUT at most
+// the write timeout (capped by the session deadline), then write without
+// blocking: send(MSG_DONTWAIT) on a socket, at most PIPE_BUF octets (which
+// POLLOUT guarantees room for) on a pipe. A client that reads nothing thus
+// costs at most one write timeout, and pop3d buffers at most 64 KiB + one
+// chunk for it.
+std::size_t Transport::write_some(std::size_t done) {
+    if (tls_) return tls_write_some(done);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        pollfd p{out_fd_, POLLOUT, 0};
+        int ready = ::poll(&p, 1, capped(write_timeout_ms_));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) break; // timed out (or poll failed): give up
+        const char* data = out_.data() + done;
+        std::size_t size = out_.size() - done;
+        auto n = ::send(out_fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK)
+            n = ::write(out_fd_, data, std::min<std::size_t>(size, PIPE_BUF));
+        if (n > 0) return static_cast<std::size_t>(n);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        break;
+    }
+    broken_ = true;
+    return 0;
+}
+
 bool Transport::flush() {
     std::size_t done = 0;
     while (!broken_ && done < out_.size()) {
-        auto n = ::write(out_fd_, out_.data() + done, out_.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) { // non-blocking socket: wait until writable
-                pollfd p{out_fd_, POLLOUT, 0};
-                if (::poll(&p, 1, 60'000) > 0) continue;
-            }
-            broken_ = true;
-            break;
-        }
-        done += static_cast<std::size_t>(n);
-        sent_ += static_cast<std::uint64_t>(n);
+        auto n = write_some(done);
+        done += n;
+        sent_ += n;
     }
     out_.clear();
     return !broken_;

@@ -1,15 +1,21 @@
 // The connection: reads with an idle timeout, buffered writes that are
 // flushed before the next read (so pipelined answers go out together).
 #pragma once
+#include <chrono>
+#include <memory>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace pop3::shell {
 
+class TlsSession;
+
 class Transport {
 public:
-    Transport(int in_fd, int out_fd) : in_fd_(in_fd), out_fd_(out_fd) {}
+    Transport(int in_fd, int out_fd);
+    ~Transport();
 
     enum class Status { data, eof, timeout, error, interrupted };
     struct ReadResult {
@@ -24,14 +30,44 @@ public:
     // Writes everything queued. False once the client has gone.
     bool flush();
     [[nodiscard]] bool broken() const { return broken_; }
+
+    // Hardening (issue 7): a client that stops reading must not hold pop3d
+    // forever. Each write waits at most `ms` for the client to make room
+    // (no progress in that time = the client is gone), and no wait, read or
+    // write, goes past `deadline` (the total session time limit).
+    void set_write_timeout(int ms) { write_timeout_ms_ = ms; }
+    void set_deadline(std::chrono::steady_clock::time_point deadline) {
+        deadline_ = deadline;
+    }
+    // True once the session deadline has passed.
+    [[nodiscard]] bool past_deadline() const;
     [[nodiscard]] std::uint64_t bytes_sent() const { return sent_; }
 
+    // From now on all I/O goes through `tls` (after STLS or for POP3S).
+    void use_tls(std::unique_ptr<TlsSession> tls);
+    [[nodiscard]] bool tls_active() const { return tls_ != nullptr; }
+    [[nodiscard]] int in_fd() const { return in_fd_; }
+    [[nodiscard]] int out_fd() const { return out_fd_; }
+    // Sends a TLS close_notify if TLS is active (after flushing).
+    void close_tls();
+
 private:
+    std::unique_ptr<TlsSession> tls_;
+    // The TLS counterparts of read(2) and of one non-blocking write.
+    ReadResult tls_read(int timeout_ms);
+    std::size_t tls_write_some(std::size_t done);
     int in_fd_;
     int out_fd_;
     std::string out_;
     char in_[4096];
     bool broken_ = false;
+    int write_timeout_ms_ = 600'000;
+    std::chrono::steady_clock::time_point deadline_ =
+        std::chrono::steady_clock::time_point::max();
+    // Milliseconds to wait: `ms`, capped by the session deadline.
+    [[nodiscard]] int capped(int ms) const;
+    // One bounded write of out_[done..]; bytes written, 0 = stop (broken_).
+    std::size_t write_some(std::size_t done);
     std::uint64_t sent_ = 0;
 };
 

@@ -27,6 +27,13 @@ std::ostream& operator<<(std::ostream& out, const Effect& effect) {
                        print_indices(out, e.indices);
                    },
                    [&](const Close&) { out << "close"; },
+                   [&](const VerifyCram& e) { out << "verify-cram-md5 " << e.user; },
+                   [&](const FetchScramCredentials& e) {
+                       out << "fetch-scram-credentials " << mechanism_name(e.mechanism)
+                           << ' ' << e.user;
+                   },
+                   [&](const VerifyScram& e) { out << "verify-scram " << mechanism_name(e.mechanism); },
+                   [&](const StartTls&) { out << "start-tls"; },
                },
                effect);
     return out;
@@ -59,6 +66,10 @@ std::ostream& operator<<(std::ostream& out, const Event& event) {
                    },
                    [&](const Timeout&) { out << "timeout"; },
                    [&](const Hangup&) { out << "hangup"; },
+                   [&](const ScramCredentialsFound&) { out << "scram-credentials"; },
+                   [&](const ScramVerdict& e) { out << "scram-verdict " << e.proof_ok; },
+                   [&](const TlsStarted&) { out << "tls-started"; },
+                   [&](const TlsFailed& e) { out << "tls-failed " << e.reason; },
                },
                event);
     return out;

@@ -65,8 +65,13 @@ parse_login(std::string_view login, std::string_view default_domain)
     if (auto ok = check_part(domain, "domain", k_max_login_domain); !ok)
         return tl::make_unexpected(std::move(ok.error()));
 
+    // Both parts are lower-cased, as Dovecot does by default
+    // (auth_username_format = %Lu), so that one passwd-file and one store
+    // layout serve both servers with the same names.
     LoginName name;
-    name.local = std::string(local);
+    name.local.reserve(local.size());
+    for (const char c : local)
+        name.local.push_back(to_lower_ascii(c));
     name.domain.reserve(domain.size());
     for (const char c : domain)
         name.domain.push_back(to_lower_ascii(c));

@@ -1,6 +1,7 @@
 // Command-line parsing (RFC 1939 section 3, RFC 2449 CAPA). Strict: a keyword,
 // then arguments separated by exactly one space; numbers are plain decimals.
 #include <algorithm>
+#include <sstream>
 #include <array>
 #include <charconv>
 #include <string>
@@ -207,6 +208,15 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
     if (iequals(verb, "NOOP")) return no_arguments("NOOP", args, Noop{});
     if (iequals(verb, "RSET")) return no_arguments("RSET", args, Rset{});
     if (iequals(verb, "CAPA")) return no_arguments("CAPA", args, Capa{});
+    if (iequals(verb, "STLS")) return no_arguments("STLS", args, Stls{});
+    if (iequals(verb, "AUTH")) {
+        if (args.size() > 2)
+            return arity_error("AUTH", "[mechanism [initial-response]]");
+        Auth auth;
+        if (!args.empty()) auth.mechanism = std::string(args[0]);
+        if (args.size() == 2) auth.initial = std::string(args[1]);
+        return auth;
+    }
     if (iequals(verb, "LIST")) return optional_number<List>("LIST", args);
     if (iequals(verb, "UIDL")) return optional_number<Uidl>("UIDL", args);
     if (iequals(verb, "RETR")) return one_number<Retr>("RETR", args);
@@ -224,18 +234,24 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
 }
 
 std::string redacted_line(std::string_view line) {
-    auto space = line.find(' ');
-    auto verb = line.substr(0, space);
-    std::string out;
-    if (space != std::string_view::npos && iequals(verb, "PASS")) {
-        out = std::string(verb) + " ********";
-    } else if (space != std::string_view::npos && iequals(verb, "APOP")) {
-        auto rest = line.substr(space + 1);
-        out = std::string(verb) + " " +
-              std::string(rest.substr(0, rest.find(' '))) + " ********";
-    } else {
-        out = std::string(line.substr(0, 120));
+    // A command that parses prints itself with its secrets hidden.
+    if (auto command = parse_command(line)) {
+        std::ostringstream out;
+        out << *command;
+        return out.str();
     }
+    // Anything else: if its first word (after any leading blanks or control
+    // bytes) begins with a verb that carries a secret, hide all after it.
+    std::size_t start = 0;
+    while (start < line.size() &&
+           (static_cast<unsigned char>(line[start]) <= 0x20 || line[start] == 0x7F))
+        ++start;
+    auto word = line.substr(start, 4);
+    std::string out;
+    if (iequals(word, "PASS") || iequals(word, "APOP") || iequals(word, "AUTH"))
+        out = std::string(word) + " ********";
+    else
+        out = std::string(line.substr(0, 120));
     for (auto& c : out) {
         auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) c = '?';
@@ -244,9 +260,10 @@ std::string redacted_line(std::string_view line) {
 }
 
 std::string_view keyword(const Command& command) {
-    static constexpr std::array<std::string_view, 13> names = {
-        "USER", "PASS", "APOP", "QUIT", "STAT", "LIST", "RETR",
-        "DELE", "NOOP", "RSET", "TOP",  "UIDL", "CAPA"};
+    static constexpr std::array<std::string_view, 15> names = {
+        "USER", "PASS", "APOP", "QUIT", "STAT", "LIST", "RETR", "DELE",
+        "NOOP", "RSET", "TOP",  "UIDL", "CAPA", "STLS", "AUTH"};
+    static_assert(names.size() == std::variant_size_v<Command>);
     return names[command.index()];
 }
 
@@ -267,6 +284,10 @@ std::ostream& operator<<(std::ostream& out, const Command& command) {
                 out << ' ' << c.msg;
             else if constexpr (std::is_same_v<T, Top>)
                 out << ' ' << c.msg << ' ' << c.lines;
+            else if constexpr (std::is_same_v<T, Auth>) {
+                if (c.mechanism) out << ' ' << *c.mechanism;
+                if (c.initial) out << " ********";
+            }
         },
         command);
     return out;

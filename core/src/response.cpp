@@ -23,8 +23,20 @@ std::string_view code_text(RespCode code) {
     return "";
 }
 
+Response continuation(std::string base64_text) {
+    Response r = ok(std::move(base64_text));
+    r.continuation = true;
+    return r;
+}
+
 void render_to(const Response& response, std::string& out) {
     std::size_t line_start = out.size();
+    if (response.continuation) {
+        out += "+ ";
+        out += response.text;
+        out += "\r\n";
+        return;
+    }
     out += response.ok ? "+OK" : "-ERR";
     if (response.code != RespCode::none) {
         out += " [";

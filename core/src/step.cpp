@@ -53,11 +53,95 @@ std::string maildrop_summary(const MailboxView& box) {
 // A malformed, unknown or misplaced command: -ERR, and past the limit the
 // session ends (so abusive clients cannot loop forever).
 template <class S>
-Step bad_command(S state, std::string text, const Config& config) {
+Step bad_command(S state, Response refusal, const Config& config) {
     ++state.bad_commands;
-    if (state.bad_commands >= config.max_bad_commands)
-        return close_with(err(text + "; too many bad commands, closing"));
-    return respond(std::move(state), err(std::move(text)));
+    if (state.bad_commands >= config.max_bad_commands) {
+        refusal.text += "; too many bad commands, closing";
+        return close_with(std::move(refusal));
+    }
+    return respond(std::move(state), std::move(refusal));
+}
+
+template <class S>
+Step bad_command(S state, std::string text, const Config& config) {
+    return bad_command(std::move(state), err(std::move(text)), config);
+}
+
+// A failed login attempt (RFC 1939 section 7, RFC 5034 section 4): back to
+// AUTHORIZATION with one more failure; at the limit the session closes.
+Step login_failed(Authorization back, Response refusal, const Config& config) {
+    back.bad_commands = 0;
+    back.user.reset();
+    if (++back.auth_failures >= config.max_auth_failures) {
+        refusal.text += "; too many failures, closing";
+        return close_with(std::move(refusal));
+    }
+    return respond(std::move(back), std::move(refusal));
+}
+
+Response bad_credentials() {
+    return err("invalid user name or password", RespCode::auth);
+}
+
+// Turns what a SASL machine wants next into responses, effects and state.
+Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
+    auto mech = next.state.mechanism;
+    auto method = "AUTH " + std::string(mechanism_name(mech));
+    return std::visit(
+        Overloaded{
+            [&](SaslChallenge& c) -> Step {
+                return respond(SaslAuthenticating{std::move(previous), std::move(next.state)},
+                               continuation(base64_encode(c.raw)));
+            },
+            [&](SaslFailure& f) -> Step {
+                return login_failed(std::move(previous),
+                                    f.credentials ? bad_credentials() : err(f.reason),
+                                    config);
+            },
+            [&](SaslVerifyPassword& v) -> Step {
+                Step s{Authenticating{std::move(previous), v.user, false}, {}, {}};
+                s.effects.emplace_back(VerifyPassword{v.user, std::move(v.password), method});
+                return s;
+            },
+            [&](SaslVerifyCram& v) -> Step {
+                Step s{Authenticating{std::move(previous), v.user, false}, {}, {}};
+                s.effects.emplace_back(VerifyCram{v.user, std::move(v.challenge),
+                                                  std::move(v.digest_hex)});
+                return s;
+            },
+            [&](SaslNeedScramCredentials& n) -> Step {
+                Step s{SaslAuthenticating{std::move(previous), std::move(next.state)}, {}, {}};
+                s.effects.emplace_back(FetchScramCredentials{mech, std::move(n.user)});
+                return s;
+            },
+            [&](SaslVerifyScram& v) -> Step {
+                auto credentials = next.state.credentials;
+                Step s{SaslAuthenticating{std::move(previous), std::move(next.state)}, {}, {}};
+                s.effects.emplace_back(VerifyScram{mech, std::move(credentials),
+                                                   std::move(v.auth_message),
+                                                   std::move(v.proof)});
+                return s;
+            },
+            [&](SaslSucceeded&) -> Step {
+                auto user = next.state.credentials.user.empty()
+                                ? next.state.user
+                                : next.state.credentials.user;
+                Step s{Authenticating{std::move(previous), user, true}, {}, {}};
+                s.effects.emplace_back(OpenMailbox{std::move(user)});
+                return s;
+            },
+        },
+        next.action);
+}
+
+// The mechanisms a client may use now (RFC 5034 SASL capability).
+std::vector<std::string> mechanisms(bool tls, const Config& config) {
+    std::vector<std::string> out;
+    for (auto m : {Mechanism::plain, Mechanism::login, Mechanism::cram_md5,
+                   Mechanism::scram_sha1, Mechanism::scram_sha256})
+        if (!sends_password(m) || plaintext_allowed(tls, config))
+            out.emplace_back(mechanism_name(m));
+    return out;
 }
 
 // Any successful command resets the consecutive-bad-command count.
@@ -66,7 +150,13 @@ template <class S> Step good(S state, Response response) {
     return respond(std::move(state), std::move(response));
 }
 
-Step timeout() { return close_with(err("autologout; idle for too long")); }
+// RFC 1939 section 3: on the autologout timer the server closes "without
+// removing any messages or sending any response to the client".
+Step timeout() {
+    Step s{Closed{}, {}, {}};
+    s.effects.emplace_back(Close{});
+    return s;
+}
 
 // Resolves a message number against the view: the index, or the -ERR text.
 tl::expected<std::size_t, std::string> locate(const MailboxView& box,
@@ -93,6 +183,12 @@ Step on_command(Authorization state, const Command& command,
     return std::visit(
         Overloaded{
             [&](const User& c) -> Step {
+                if (!plaintext_allowed(state.tls, config))
+                    return bad_command(std::move(state),
+                                       err("plaintext login is refused before "
+                                           "TLS; use STLS first",
+                                           RespCode::auth),
+                                       config);
                 state.user = c.name;
                 return good(std::move(state),
                             ok("send PASS for " + c.name));
@@ -124,6 +220,62 @@ Step on_command(Authorization state, const Command& command,
                 auto caps = capabilities(state, config);
                 return good(std::move(state), std::move(caps));
             },
+            [&](const Stls&) -> Step {
+                if (!config.tls_available)
+                    return bad_command(std::move(state),
+                                       "STLS is not available: no TLS "
+                                       "certificate is configured",
+                                       config);
+                if (state.tls)
+                    return bad_command(std::move(state),
+                                       "TLS is already active", config);
+                state.bad_commands = 0;
+                state.user.reset();
+                Step s{StartingTls{std::move(state)}, {}, {}};
+                s.responses.push_back(ok("begin TLS negotiation"));
+                s.effects.emplace_back(StartTls{});
+                return s;
+            },
+            [&](const Auth& c) -> Step {
+                if (!c.mechanism) { // RFC 1734 style listing
+                    Response list = ok("SASL mechanisms follow");
+                    list.multiline = true;
+                    list.body = mechanisms(state.tls, config);
+                    return good(std::move(state), std::move(list));
+                }
+                auto mech = mechanism_from_name(*c.mechanism);
+                if (!mech)
+                    return bad_command(std::move(state),
+                                       "unsupported SASL mechanism; AUTH "
+                                       "alone lists the available ones",
+                                       config);
+                if (sends_password(*mech) && !plaintext_allowed(state.tls, config))
+                    return bad_command(std::move(state),
+                                       err(std::string(mechanism_name(*mech)) +
+                                               " is refused before TLS; use "
+                                               "STLS first",
+                                           RespCode::auth),
+                                       config);
+                std::optional<std::string> initial;
+                if (c.initial) {
+                    if (*c.initial == "=") {
+                        initial = std::string();
+                    } else {
+                        initial = base64_decode(*c.initial);
+                        if (!initial)
+                            return login_failed(std::move(state),
+                                                err("malformed base64 in the "
+                                                    "initial response"),
+                                                config);
+                    }
+                }
+                state.bad_commands = 0;
+                state.user.reset();
+                auto nonce = state.seed + "." + std::to_string(++state.sasl_attempts);
+                return sasl_outcome(std::move(state),
+                                    sasl_start(*mech, initial, std::move(nonce)),
+                                    config);
+            },
             [&](const auto&) -> Step {
                 return bad_command(std::move(state),
                                    std::string(keyword(command)) +
@@ -150,18 +302,9 @@ Step on_event(Authenticating state, const Event& event, const Config& config) {
                     s.effects.emplace_back(OpenMailbox{std::move(user)});
                     return s;
                 }
-                case AuthResult::Outcome::rejected: {
-                    auto back = std::move(state.previous);
-                    back.bad_commands = 0;
-                    if (++back.auth_failures >= config.max_auth_failures)
-                        return close_with(
-                            err("invalid user name or password; too many "
-                                "failures, closing",
-                                RespCode::auth));
-                    return respond(std::move(back),
-                                   err("invalid user name or password",
-                                       RespCode::auth));
-                }
+                case AuthResult::Outcome::rejected:
+                    return login_failed(std::move(state.previous),
+                                        bad_credentials(), config);
                 case AuthResult::Outcome::unavailable:
                     return respond(std::move(state.previous),
                                    err("authentication is temporarily "
@@ -174,7 +317,8 @@ Step on_event(Authenticating state, const Event& event, const Config& config) {
                 if (!state.verified) return stay(std::move(state));
                 MailboxView view(m.snapshot);
                 auto summary = maildrop_summary(view);
-                return respond(Transaction{state.user, std::move(view), 0},
+                return respond(Transaction{state.user, std::move(view), 0,
+                                           state.previous.tls},
                                ok(state.user + " has " + summary));
             },
             [&](const MailboxFailed& f) -> Step {
@@ -285,6 +429,9 @@ Step on_command(Transaction state, const Command& command,
                 auto caps = capabilities(state, config);
                 return good(std::move(state), std::move(caps));
             },
+            [&](const Stls&) -> Step {
+                return fail("STLS is only valid before login (RFC 2595)");
+            },
             [&](const auto&) -> Step {
                 return fail(std::string(keyword(command)) +
                             " is only valid before login; already logged in");
@@ -340,6 +487,58 @@ Step on_event(Updating state, const Event& event, const Config&) {
     return stay(std::move(state));
 }
 
+// --- SASL exchange (RFC 5034 section 4) ------------------------------------
+Step on_input(SaslAuthenticating state, const Input& input, const Config& config) {
+    if (std::holds_alternative<OverlongLine>(input))
+        return login_failed(std::move(state.previous),
+                            err("SASL response too long"), config);
+    if (const auto* line = std::get_if<FramedLine>(&input)) {
+        if (line->text == "*")
+            return respond(std::move(state.previous),
+                           err("authentication cancelled"));
+        auto decoded = base64_decode(line->text);
+        if (!decoded)
+            return login_failed(std::move(state.previous),
+                                err("malformed base64 in the SASL response"),
+                                config);
+        return sasl_outcome(std::move(state.previous),
+                            sasl_respond(std::move(state.sasl), *decoded), config);
+    }
+    const auto& event = std::get<Event>(input);
+    if (const auto* c = std::get_if<ScramCredentialsFound>(&event))
+        return sasl_outcome(std::move(state.previous),
+                            sasl_credentials(std::move(state.sasl), c->credentials),
+                            config);
+    if (const auto* v = std::get_if<ScramVerdict>(&event))
+        return sasl_outcome(std::move(state.previous),
+                            sasl_verdict(std::move(state.sasl), v->proof_ok,
+                                         v->server_signature),
+                            config);
+    if (std::holds_alternative<Timeout>(event)) return timeout();
+    if (std::holds_alternative<Hangup>(event)) return stay(Closed{});
+    return stay(std::move(state));
+}
+
+// --- STLS handshake (RFC 2595 section 4) -------------------------------------
+Step on_input(StartingTls state, const Input& input, const Config&) {
+    const auto* event = std::get_if<Event>(&input);
+    if (!event) return stay(std::move(state)); // input was discarded
+    if (std::holds_alternative<TlsStarted>(*event)) {
+        auto next = std::move(state.previous);
+        next.tls = true;
+        next.user.reset();
+        return stay(std::move(next));
+    }
+    if (std::holds_alternative<TlsFailed>(*event) ||
+        std::holds_alternative<Timeout>(*event)) {
+        Step s{Closed{}, {}, {}};
+        s.effects.emplace_back(Close{});
+        return s;
+    }
+    if (std::holds_alternative<Hangup>(*event)) return stay(Closed{});
+    return stay(std::move(state));
+}
+
 // Lines arriving in states that do not take commands (the shell never sends
 // them there, but the core must stay total).
 Step busy(SessionState state) {
@@ -373,6 +572,8 @@ Step step(SessionState state, const Input& input, const Config& config) {
                 if (!c) return stay(std::move(s));
                 Authorization next;
                 next.apop_banner = config.apop && !c->apop_banner.empty();
+                next.tls = c->tls;
+                next.seed = c->seed;
                 std::string text = "POP3 server ready";
                 if (next.apop_banner) text += " " + c->apop_banner;
                 return respond(std::move(next), ok(std::move(text)));
@@ -396,29 +597,60 @@ Step step(SessionState state, const Input& input, const Config& config) {
                 return on_event(std::move(s), *event, config);
             },
             [&](Closed& s) -> Step { return stay(std::move(s)); },
+            [&](SaslAuthenticating& s) -> Step {
+                return on_input(std::move(s), input, config);
+            },
+            [&](StartingTls& s) -> Step {
+                return on_input(std::move(s), input, config);
+            },
         },
         state);
 }
 
+std::size_t line_limit(const SessionState& state) {
+    return std::holds_alternative<SaslAuthenticating>(state) ? k_max_sasl_line
+                                                             : k_max_command_line;
+}
+
+bool plaintext_allowed(bool tls, const Config& config) {
+    return tls || config.allow_plaintext || !config.tls_available;
+}
+
 std::string_view state_name(const SessionState& state) {
     static constexpr std::string_view names[] = {
-        "IDLE", "AUTHORIZATION", "AUTHORIZATION", "TRANSACTION", "UPDATE",
-        "CLOSED"};
+        "IDLE",   "AUTHORIZATION", "AUTHORIZATION", "TRANSACTION",
+        "UPDATE", "CLOSED",        "AUTHORIZATION", "AUTHORIZATION"};
+    static_assert(std::size(names) == std::variant_size_v<SessionState>);
     return names[state.index()];
 }
 
-Response capabilities(const SessionState&, const Config& config) {
+Response capabilities(const SessionState& state, const Config& config) {
+    bool tls = false;
+    bool before_login = true;
+    std::visit(Overloaded{
+                   [&](const Authorization& a) { tls = a.tls; },
+                   [&](const Authenticating& a) { tls = a.previous.tls; },
+                   [&](const SaslAuthenticating& a) { tls = a.previous.tls; },
+                   [&](const StartingTls& a) { tls = a.previous.tls; },
+                   [&](const Transaction& t) { tls = t.tls; before_login = false; },
+                   [&](const auto&) {},
+               },
+               state);
     Response r = ok("capability list follows");
     r.multiline = true;
-    r.body = {"TOP",
-              "USER",
-              "UIDL",
-              "RESP-CODES",
-              "AUTH-RESP-CODE",
-              "PIPELINING",
-              "EXPIRE " + config.expire,
-              "LOGIN-DELAY " + std::to_string(config.login_delay),
-              "IMPLEMENTATION " + config.implementation};
+    r.body.emplace_back("TOP");
+    if (plaintext_allowed(tls, config)) r.body.emplace_back("USER");
+    r.body.emplace_back("UIDL");
+    r.body.emplace_back("RESP-CODES");
+    r.body.emplace_back("AUTH-RESP-CODE");
+    r.body.emplace_back("PIPELINING");
+    r.body.push_back("EXPIRE " + config.expire);
+    r.body.push_back("LOGIN-DELAY " + std::to_string(config.login_delay));
+    if (before_login && config.tls_available && !tls) r.body.emplace_back("STLS");
+    std::string sasl = "SASL";
+    for (const auto& m : mechanisms(tls, config)) sasl += " " + m;
+    r.body.push_back(std::move(sasl));
+    r.body.push_back("IMPLEMENTATION " + config.implementation);
     return r;
 }
 

@@ -97,8 +97,13 @@ TEST_CASE("commands print wire-like with secrets redacted", "[parse]") {
 }
 
 TEST_CASE("trace lines never show PASS or APOP secrets", "[parse]") {
-    CHECK(redacted_line("pass hunter2 x") == "pass ********");
+    CHECK(redacted_line("pass hunter2 x") == "PASS ********");
     CHECK(redacted_line("APOP bob 0123456789abcdef0123456789abcdef") == "APOP bob ********");
     CHECK(redacted_line("RETR 0") == "RETR 0");
     CHECK(redacted_line("a\x01" "b") == "a?b");
+    CHECK(redacted_line(" PASS hunter2") == "PASS ********");
+    CHECK(redacted_line("PASS\thunter3") == "PASS ********");
+    CHECK(redacted_line("passhunter4") == "pass ********");
+    CHECK(redacted_line("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == "AUTH PLAIN ********");
+    CHECK(redacted_line("\x01\x02" "APOP u x") == "APOP ********");
 }

@@ -216,3 +216,201 @@ class TcpServer:
             self.proc.kill()
             self.proc.wait()
         return self.proc.stderr.read().decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# Dovecot beside pop3d: one store, one passwd-file, two servers.
+
+DOVECOT_USER = "pop3test"  # owns the mailstore; Dovecot's static userdb uid
+DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+
+
+def require_tool(path_or_name, package):
+    """A missing tool is a failure with a clear message, never a skip."""
+    found = (os.access(path_or_name, os.X_OK) if os.sep in path_or_name
+             else shutil.which(path_or_name))
+    if not found:
+        raise AssertionError(
+            f"{path_or_name} not found: install Debian package {package} "
+            f"(sh scripts/install-deps.sh)")
+    return path_or_name if os.sep in path_or_name else found
+
+
+def chown_tree(path, user=DOVECOT_USER):
+    """Gives `path` and everything under it to `user` (as a site would give
+    the mailstore to its mail user). A no-op when not running as root."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    pw = pwd.getpwnam(user)
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+        for n in filenames:
+            os.chown(os.path.join(dirpath, n), pw.pw_uid, pw.pw_gid)
+
+
+def tree_snapshot(path):
+    """{relative path: bytes} of every regular file under `path`."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for n in filenames:
+            full = os.path.join(dirpath, n)
+            with open(full, "rb") as f:
+                out[os.path.relpath(full, path)] = f.read()
+    return out
+
+
+DOVECOT_CONF = """\
+# Test-local Dovecot: IMAP only, loopback only, everything under {work}.
+protocols = imap
+listen = 127.0.0.1
+base_dir = {work}/run
+state_dir = {work}/state
+log_path = {work}/dovecot.log
+info_log_path = {work}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# The pop3d layout: Personal/domain/user/INBOX is the Maildir itself.
+mail_location = maildir:{personal}/%d/%n/INBOX
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {passwd}
+}}
+userdb {{
+  driver = static
+  args = uid={user} gid={user} home={personal}/%d/%n allow_all_users=yes
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+class Dovecot:
+    """Dovecot IMAP in the foreground with a test-local config serving the
+    Mailstore's Maildirs and passwd-file. Always call stop()."""
+
+    def __init__(self, store, user=DOVECOT_USER):
+        require_tool("dovecot", "dovecot-core")
+        require_tool("doveadm", "dovecot-core")
+        require_tool("/usr/lib/dovecot/imap", "dovecot-imapd")
+        self.store = store
+        self.work = tempfile.mkdtemp(prefix="pop3d-dovecot-")
+        os.chmod(self.work, 0o755)
+        for d in ("run", "state"):
+            os.mkdir(os.path.join(self.work, d))
+        self.port = free_port()
+        self.conf = os.path.join(self.work, "dovecot.conf")
+        self.log = os.path.join(self.work, "dovecot.log")
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(work=self.work, personal=store.personal,
+                                        passwd=store.passwd, user=user,
+                                        port=self.port))
+        chown_tree(store.personal, user)
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        try:
+            wait_for_port(self.port)
+        except Exception:
+            self.stop()
+            raise AssertionError("Dovecot did not start:\n" + self.log_text())
+
+    def imap(self, login, password):
+        import imaplib
+        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=TIMEOUT)
+        typ, data = m.login(login, password)
+        assert typ == "OK", (typ, data)
+        return m
+
+    def lda(self, login, content, sender="sender@example.org"):
+        """Delivers through Dovecot's LDA with this config; returns the
+        relative path (new/NAME, or cur/NAME:2,... when an IMAP session
+        already moved it) of the file it wrote, or None when it is already
+        gone again (only possible with concurrent POP3/IMAP clients)."""
+        require_tool(DOVECOT_LDA, "dovecot-core")
+        if isinstance(content, str):
+            content = content.encode()
+        inbox = self.store.inbox(login)
+
+        def names():
+            return {sub + "/" + n: n.split(":")[0]
+                    for sub in ("new", "cur")
+                    for n in os.listdir(os.path.join(inbox, sub))}
+        before = set(names().values())
+        r = subprocess.run([DOVECOT_LDA, "-c", self.conf, "-d", login,
+                            "-f", sender], input=content,
+                           capture_output=True, timeout=TIMEOUT)
+        assert r.returncode == 0, ("dovecot-lda failed", r.returncode,
+                                   r.stderr.decode(errors="replace"),
+                                   self.log_text()[-2000:])
+        # (A file moved from new/ to cur/ while listing shows up twice.)
+        added = {base: path for path, base in sorted(names().items())
+                 if base not in before}
+        assert len(added) <= 1, ("dovecot-lda wrote", added)
+        # None: a concurrent client already removed what LDA wrote.
+        return next(iter(added.values())) if added else None
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Stops the master and every child it started; idempotent."""
+        import signal
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        try:  # any child left in the session's process group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Least privilege (issue 7): started as root, pop3d serves a mailbox as the
+# owner of its directory (when the passwd-file gives no uid/gid) and refuses
+# to serve mail as uid 0. So when the tests run as root, every mailbox
+# directory Mailstore makes is given to MAIL_USER, as a site gives its store
+# to its mail user; message files stay root-owned and world-readable, which
+# pop3d may read, rename and unlink through the directory's permissions.
+
+MAIL_USER = "pop3test"  # scripts/install-deps.sh creates it
+
+
+def mail_user_ids(user=MAIL_USER):
+    """(uid, gid) of the unprivileged mail user."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    return pw.pw_uid, pw.pw_gid
+
+
+if os.geteuid() == 0:
+    _inbox_as_root = Mailstore.inbox
+
+    def _inbox_owned_by_mail_user(self, login):
+        path = _inbox_as_root(self, login)
+        uid, gid = mail_user_ids()
+        domain_dir = os.path.dirname(os.path.dirname(path))
+        for d in (domain_dir, os.path.dirname(path), path,
+                  *(os.path.join(path, s) for s in ("new", "cur", "tmp"))):
+            os.chown(d, uid, gid)
+        return path
+
+    Mailstore.inbox = _inbox_owned_by_mail_user

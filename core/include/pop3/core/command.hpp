@@ -40,9 +40,16 @@ struct Uidl {
     bool operator==(const Uidl&) const = default;
 };
 struct Capa { bool operator==(const Capa&) const = default; };
+struct Stls { bool operator==(const Stls&) const = default; }; // RFC 2595
+// RFC 5034 AUTH; a bare AUTH (RFC 1734 style) lists the mechanisms.
+struct Auth {
+    std::optional<std::string> mechanism;
+    std::optional<std::string> initial; // still base64; "=" means empty
+    bool operator==(const Auth&) const = default;
+};
 
 using Command = std::variant<User, Pass, Apop, Quit, Stat, List, Retr, Dele,
-                             Noop, Rset, Top, Uidl, Capa>;
+                             Noop, Rset, Top, Uidl, Capa, Stls, Auth>;
 
 // Why a line is not a command; `message` is the text after "-ERR ".
 struct ParseError {

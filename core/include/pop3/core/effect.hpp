@@ -11,15 +11,42 @@
 
 #include "pop3/core/mailbox.hpp"
 #include "pop3/core/response.hpp"
+#include "pop3/core/sasl.hpp"
 
 namespace pop3::core {
 
 // --- effects -------------------------------------------------------------
-struct VerifyPassword { // USER/PASS, RFC 1939 section 7
+struct VerifyPassword { // USER/PASS (RFC 1939 section 7), SASL PLAIN/LOGIN
     std::string user;
     std::string secret;
+    std::string method = "USER/PASS"; // for logs
     bool operator==(const VerifyPassword&) const = default;
 };
+// SASL CRAM-MD5 (RFC 2195): HMAC-MD5(secret, challenge) == digest?
+struct VerifyCram {
+    std::string user;
+    std::string challenge;
+    std::string digest_hex;
+    bool operator==(const VerifyCram&) const = default;
+};
+// SCRAM (RFC 5802): look up salt, iterations and keys; answer with
+// ScramCredentialsFound (decoys for unknown users, so names do not leak).
+struct FetchScramCredentials {
+    Mechanism mechanism;
+    std::string user;
+    bool operator==(const FetchScramCredentials&) const = default;
+};
+// SCRAM: check the client proof against StoredKey, compute ServerSignature.
+struct VerifyScram {
+    Mechanism mechanism;
+    ScramCredentials credentials;
+    std::string auth_message;
+    std::string proof;
+    bool operator==(const VerifyScram&) const = default;
+};
+// STLS (RFC 2595 section 4): after "+OK", discard any pipelined input and
+// run the TLS handshake; report TlsStarted or TlsFailed.
+struct StartTls { bool operator==(const StartTls&) const = default; };
 struct VerifyApop { // APOP, RFC 1939 section 7; the shell knows the greeting
     std::string user;
     std::string digest;
@@ -51,11 +78,14 @@ struct Update {
 struct Close { bool operator==(const Close&) const = default; };
 
 using Effect = std::variant<VerifyPassword, VerifyApop, OpenMailbox,
-                            SendMessage, Update, Close>;
+                            SendMessage, Update, Close, VerifyCram,
+                            FetchScramCredentials, VerifyScram, StartTls>;
 
 // --- events --------------------------------------------------------------
 struct Connected { // greeting; `apop_banner` like "<pid.clock@host>" or empty
     std::string apop_banner;
+    bool tls = false;      // implicit TLS: the handshake is already done
+    std::string seed = {}; // unpredictable, printable: SASL nonces derive from it
     bool operator==(const Connected&) const = default;
 };
 struct AuthResult {
@@ -91,12 +121,27 @@ struct Updated {
     std::size_t failed;       // could not be removed
     bool operator==(const Updated&) const = default;
 };
+struct ScramCredentialsFound {
+    ScramCredentials credentials;
+    bool operator==(const ScramCredentialsFound&) const = default;
+};
+struct ScramVerdict {
+    bool proof_ok;
+    std::string server_signature; // raw bytes
+    bool operator==(const ScramVerdict&) const = default;
+};
+struct TlsStarted { bool operator==(const TlsStarted&) const = default; };
+struct TlsFailed {
+    std::string reason;
+    bool operator==(const TlsFailed&) const = default;
+};
 struct Timeout { bool operator==(const Timeout&) const = default; };
 struct Hangup { bool operator==(const Hangup&) const = default; };
 
 using Event = std::variant<Connected, AuthResult, MailboxOpened, MailboxFailed,
                            MessagesVanished, MessageGone, Updated, Timeout,
-                           Hangup>;
+                           Hangup, ScramCredentialsFound, ScramVerdict,
+                           TlsStarted, TlsFailed>;
 
 std::ostream& operator<<(std::ostream& out, const Effect& effect);
 std::ostream& operator<<(std::ostream& out, const Event& event);

@@ -35,6 +35,9 @@ public:
     [[nodiscard]] std::optional<Frame> next();
     // Octets held that do not yet form a line.
     [[nodiscard]] std::size_t pending() const { return buffer_.size() - start_; }
+    // Changes the limit for lines not yet returned (SASL responses may be
+    // longer than commands, see line_limit()).
+    void set_max_line(std::size_t max_line) { max_line_ = max_line; }
     // Discards everything buffered (used after STLS, RFC 2595 section 4).
     void clear();
 

@@ -21,6 +21,9 @@ inline constexpr unsigned k_default_max_auth_failures = 3;
 inline constexpr unsigned k_default_max_bad_commands = 10;
 // RFC 1939 section 3: the autologout timer must be at least 10 minutes.
 inline constexpr unsigned k_default_idle_timeout_seconds = 600;
+// A SASL response line (RFC 5034 section 4 lets servers bound it; SCRAM
+// and Kerberos-sized responses fit easily), including CRLF.
+inline constexpr std::size_t k_max_sasl_line = 12288;
 // Largest message number we parse; anything larger cannot exist.
 inline constexpr std::uint64_t k_max_message_number = 0xFFFFFFFFu;
 

@@ -18,8 +18,11 @@ struct Response {
     std::string text;
     bool multiline = false;
     std::vector<std::string> body;
+    // A SASL continuation "+ text" (RFC 5034 section 4), not +OK/-ERR.
+    bool continuation = false;
     bool operator==(const Response&) const = default;
 };
+[[nodiscard]] Response continuation(std::string base64_text);
 
 [[nodiscard]] Response ok(std::string text);
 [[nodiscard]] Response err(std::string text, RespCode code = RespCode::none);

@@ -13,6 +13,7 @@
 #include "pop3/core/limits.hpp"
 #include "pop3/core/mailbox.hpp"
 #include "pop3/core/response.hpp"
+#include "pop3/core/sasl.hpp"
 
 namespace pop3::core {
 
@@ -25,6 +26,8 @@ struct Config {
     std::string expire = "NEVER";      // RFC 2449 EXPIRE policy
     unsigned login_delay = 0;          // RFC 2449 LOGIN-DELAY seconds
     std::string implementation = "pop3d";
+    bool tls_available = false;        // a certificate is configured: STLS
+    bool allow_plaintext = false;      // USER/PASS, PLAIN, LOGIN before TLS
     bool operator==(const Config&) const = default;
 };
 
@@ -37,7 +40,21 @@ struct Authorization {
     unsigned auth_failures = 0;
     unsigned bad_commands = 0;
     bool apop_banner = false; // greeting carried a timestamp
+    bool tls = false;         // TLS is active on the connection
+    std::string seed;         // from Connected; SASL nonces derive from it
+    unsigned sasl_attempts = 0;
     bool operator==(const Authorization&) const = default;
+};
+// Between AUTH and the end of its SASL exchange (RFC 5034 section 4).
+struct SaslAuthenticating {
+    Authorization previous;
+    SaslState sasl;
+    bool operator==(const SaslAuthenticating&) const = default;
+};
+// After STLS's "+OK", while the shell runs the handshake (RFC 2595).
+struct StartingTls {
+    Authorization previous;
+    bool operator==(const StartingTls&) const = default;
 };
 // Waiting for the shell to check credentials and open the mailbox.
 struct Authenticating {
@@ -51,6 +68,7 @@ struct Transaction {
     std::string user;
     MailboxView mailbox;
     unsigned bad_commands = 0;
+    bool tls = false;
 };
 // UPDATE, RFC 1939 section 6: waiting for the shell to remove messages.
 struct Updating { bool operator==(const Updating&) const = default; };
@@ -58,7 +76,7 @@ struct Closed { bool operator==(const Closed&) const = default; };
 
 using SessionState =
     std::variant<Idle, Authorization, Authenticating, Transaction, Updating,
-                 Closed>;
+                 Closed, SaslAuthenticating, StartingTls>;
 
 // --- inputs ----------------------------------------------------------------
 // A line from the client (FramedLine) or an overlong one, or a shell event.
@@ -78,6 +96,14 @@ struct Step {
 
 // Short name of the state for logs and -ERR texts ("AUTHORIZATION").
 [[nodiscard]] std::string_view state_name(const SessionState& state);
+
+// The longest line the shell may frame in this state, CRLF included: 255 for
+// commands (RFC 2449), more for SASL responses.
+[[nodiscard]] std::size_t line_limit(const SessionState& state);
+
+// Whether USER/PASS and the PLAIN/LOGIN mechanisms may be used now
+// (RFC 2595 section 6): over TLS, without a certificate, or when allowed.
+[[nodiscard]] bool plaintext_allowed(bool tls, const Config& config);
 
 // The CAPA response (RFC 2449 section 5) for the given state.
 [[nodiscard]] Response capabilities(const SessionState& state,

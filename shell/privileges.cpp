@@ -1,0 +1,92 @@
+// Dropping root for good (setgroups, setresgid, setresuid) and checking it.
+// The order matters: groups and gid can only be changed while still root,
+// so they go first, and uid last.
+#include "privileges.hpp"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace pop3::shell {
+namespace {
+
+std::string errno_text(const char* call) {
+    return std::string(call) + ": " + std::strerror(errno);
+}
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+} // namespace
+
+tl::expected<MailIdentity, std::error_code>
+mail_identity(const std::optional<pop3::core::PasswdEntry>& entry,
+              const std::string& mailbox_dir) {
+    MailIdentity who;
+    const bool has_uid = entry && entry->uid;
+    const bool has_gid = entry && entry->gid;
+    if (has_uid) who.uid = static_cast<uid_t>(*entry->uid);
+    if (has_gid) who.gid = static_cast<gid_t>(*entry->gid);
+    if (has_uid && has_gid) return who;
+    // domain/user/INBOX, else domain/user, else domain: the nearest that
+    // exists (a store owned by one virtual-mail user has it at every level).
+    struct stat st {};
+    std::string dir = mailbox_dir;
+    for (int level = 0;; ++level) {
+        if (::lstat(dir.c_str(), &st) == 0) break;
+        if (errno != ENOENT || level == 2 || dir.find('/') == std::string::npos)
+            return tl::unexpected(std::error_code(errno, std::system_category()));
+        dir = parent_of(dir);
+    }
+    if (!has_uid) who.uid = st.st_uid;
+    if (!has_gid) who.gid = st.st_gid;
+    return who;
+}
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+tl::expected<void, std::string> become(MailIdentity who) {
+    if (who.uid == 0)
+        return tl::unexpected(std::string("refusing to serve mail as uid 0"));
+    if (::setgroups(0, nullptr) != 0) return tl::unexpected(errno_text("setgroups"));
+    if (::setresgid(who.gid, who.gid, who.gid) != 0)
+        return tl::unexpected(errno_text("setresgid"));
+    if (::setresuid(who.uid, who.uid, who.uid) != 0)
+        return tl::unexpected(errno_text("setresuid"));
+    // Verify rather than trust: every id as asked, no groups left, and no
+    // way back. Regaining root would be a kernel or libc defect we must not
+    // run past, so that alone aborts.
+    if (::setuid(0) == 0 || ::seteuid(0) == 0) std::abort();
+    uid_t ruid = 0, euid = 0, suid = 0;
+    gid_t rgid = 0, egid = 0, sgid = 0;
+    if (::getresuid(&ruid, &euid, &suid) != 0 ||
+        ::getresgid(&rgid, &egid, &sgid) != 0)
+        return tl::unexpected(errno_text("getresuid"));
+    if (ruid != who.uid || euid != who.uid || suid != who.uid ||
+        rgid != who.gid || egid != who.gid || sgid != who.gid)
+        return tl::unexpected(std::string("ids not changed as asked"));
+    if (::getgroups(0, nullptr) != 0)
+        return tl::unexpected(std::string("supplementary groups remain"));
+    return {};
+}
+
+tl::expected<std::optional<MailIdentity>, std::string>
+become_mail_user(const std::optional<pop3::core::PasswdEntry>& entry,
+                 const std::string& mailbox_dir) {
+    if (!running_as_root()) return std::nullopt;
+    auto who = mail_identity(entry, mailbox_dir);
+    if (!who)
+        return tl::unexpected("cannot find the owner of " + mailbox_dir + ": " +
+                              who.error().message());
+    auto done = become(*who);
+    if (!done) return tl::unexpected(done.error());
+    return std::optional<MailIdentity>(*who);
+}
+
+} // namespace pop3::shell
