@@ -22,6 +22,11 @@ for i in 1 2 3; do
         "$i" "$i" "$i" > "$inbox/tmp/$now.M${i}P$$.demo"
     mv "$inbox/tmp/$now.M${i}P$$.demo" "$inbox/new/"
 done
+# Started as root, pop3d serves mail as the mailbox's owner and never as
+# root: give the demo mailbox to an unprivileged user.
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R nobody:nogroup "$root/Personal/example.org"
+fi
 cat <<MSG
 pop3d demo: serving $inbox on 127.0.0.1:$port (Ctrl-C to stop)
   list:     curl pop3://127.0.0.1:$port/ -u demo@example.org:demo

@@ -284,7 +284,8 @@ const std::string k_no_name;
 
 } // namespace
 
-tl::expected<Maildir, std::error_code> Maildir::open(std::string path) {
+tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
+                                                     bool watch) {
     Maildir box;
     box.path_ = std::move(path);
     box.dir_.reset(
@@ -296,7 +297,9 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path) {
         box.snapshot_ = pop3::core::make_snapshot({});
         return box;
     }
-    box.watch_directories(); // before the scan: no change can slip by
+    if (watch) {
+        box.watch_directories(); // before the scan: no change can slip by
+    }
     if (const std::error_code ec = box.record_directory_times()) {
         return tl::unexpected(ec);
     }

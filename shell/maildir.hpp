@@ -38,8 +38,10 @@ public:
     // Scans <path>/new and <path>/cur (never tmp/). A missing INBOX is an
     // empty mailbox (0 messages; the caller may log it). Other errors
     // (EACCES, ENOTDIR, an unreadable message file...) are returned.
+    // `watch` = false disables change notification (inotify) and leaves
+    // the directory-mtime rule alone; for tests of that rule.
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
-    open(std::string path);
+    open(std::string path, bool watch = true);
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {

@@ -70,21 +70,53 @@ std::string apop_banner() {
            "." + std::to_string(now.tv_nsec) + "@" + host + ">";
 }
 
-bool offer_apop(const Options& options, const Log& log) {
+// What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a
+// plaintext secret, SCRAM a plaintext or a stored SCRAM secret. Clients such
+// as curl use the strongest method offered and never fall back, so offering
+// one that no account can use would lock them out.
+struct SecretKinds {
+    bool plaintext = false;
+    bool scram_sha1 = false;
+    bool scram_sha256 = false;
+};
+
+SecretKinds secret_kinds(const Options& options, const Log& log) {
+    SecretKinds kinds;
+    auto scanned = any_entry(options.passwd_file, [&](const pop3::core::PasswdEntry& e) {
+        kinds.plaintext = kinds.plaintext || plaintext_secret(e).has_value();
+        kinds.scram_sha1 = kinds.scram_sha1 || e.scheme == "SCRAM-SHA-1";
+        kinds.scram_sha256 = kinds.scram_sha256 || e.scheme == "SCRAM-SHA-256";
+        return false; // look at every entry
+    });
+    if (!scanned)
+        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+                 scanned.error().message());
+    return kinds;
+}
+
+bool offer_apop(const Options& options, const SecretKinds& kinds) {
     switch (options.apop) {
     case Options::Apop::on: return true;
     case Options::Apop::off: return false;
     case Options::Apop::automatic: break;
     }
-    auto any = any_entry(options.passwd_file, [](const pop3::core::PasswdEntry& e) {
-        return plaintext_secret(e).has_value();
-    });
-    if (!any) {
-        log.line("cannot read passwd-file " + options.passwd_file + ": " +
-                 any.error().message());
-        return false;
+    return kinds.plaintext;
+}
+
+std::vector<pop3::core::Mechanism> offered_sasl(const Options& options,
+                                                const SecretKinds& kinds) {
+    using pop3::core::Mechanism;
+    std::vector<Mechanism> out;
+    if (!options.sasl.empty()) {
+        for (const auto& name : options.sasl)
+            if (auto m = pop3::core::mechanism_from_name(name)) out.push_back(*m);
+        return out;
     }
-    return *any;
+    out = {Mechanism::plain, Mechanism::login};
+    if (kinds.plaintext) out.push_back(Mechanism::cram_md5);
+    if (kinds.plaintext || kinds.scram_sha1) out.push_back(Mechanism::scram_sha1);
+    if (kinds.plaintext || kinds.scram_sha256) out.push_back(Mechanism::scram_sha256);
+    return out;
 }
 
 } // namespace
@@ -129,9 +161,10 @@ int main(int argc, char** argv) {
     install_signals();
     log.line("session start from " + peer_address(in_fd));
     Transport transport(in_fd, out_fd);
+    auto kinds = secret_kinds(*options, log);
     SessionRunner runner(*options, log, transport,
-                         offer_apop(*options, log) ? apop_banner() : std::string(),
-                         tls ? &*tls : nullptr);
+                         offer_apop(*options, kinds) ? apop_banner() : std::string(),
+                         tls ? &*tls : nullptr, offered_sasl(*options, kinds));
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "options.hpp"
+#include "pop3/core/sasl.hpp"
 
 namespace pop3::shell {
 namespace {
@@ -54,6 +55,9 @@ std::string usage() {
            "  --tls-cert FILE --tls-key FILE\n"
            "                               enable STLS with this PEM certificate chain and key\n"
            "  --tls-implicit               TLS from the first byte (POP3S, port 995 style)\n"
+           "  --sasl LIST                  SASL mechanisms to offer, comma-separated, or NONE\n"
+           "                               (default: PLAIN, LOGIN, and those of CRAM-MD5,\n"
+           "                               SCRAM-SHA-1, SCRAM-SHA-256 the passwd-file can serve)\n"
            "  --allow-plaintext            allow USER/PASS and AUTH PLAIN/LOGIN before TLS\n"
            "                               even when a certificate is configured\n"
            "  --trace                      log every protocol line (secrets redacted)\n";
@@ -125,6 +129,23 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             if (!v) return tl::unexpected(v.error());
             if (v->empty()) return tl::unexpected(std::string(arg) + ": empty file name");
             (arg == "--tls-cert" ? o.tls_cert : o.tls_key) = std::string(*v);
+        } else if (arg == "--sasl") {
+            auto v = value("--sasl");
+            if (!v) return tl::unexpected(v.error());
+            o.sasl.clear();
+            std::string_view list = *v;
+            while (true) {
+                auto comma = list.find(',');
+                auto name = list.substr(0, comma);
+                if (!pop3::core::mechanism_from_name(name) && upper(name) != "NONE")
+                    return tl::unexpected("--sasl: unknown mechanism \"" +
+                                          std::string(name) +
+                                          "\"; known: PLAIN, LOGIN, CRAM-MD5, "
+                                          "SCRAM-SHA-1, SCRAM-SHA-256, NONE");
+                o.sasl.push_back(upper(name));
+                if (comma == std::string_view::npos) break;
+                list.remove_prefix(comma + 1);
+            }
         } else if (arg == "--tls-implicit" && !has_inline) {
             o.tls_implicit = true;
         } else if (arg == "--allow-plaintext" && !has_inline) {

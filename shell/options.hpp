@@ -30,6 +30,9 @@ struct Options {
     std::string tls_key;            // PEM private key
     bool tls_implicit = false;      // POP3S: TLS from the first byte
     bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS
+    // --sasl: the mechanisms to offer; empty = automatic (those the
+    // passwd-file's secrets can serve).
+    std::vector<std::string> sasl;
     bool mark_seen = true;
     // APOP timestamp in the greeting: auto = only when the passwd-file holds
     // a PLAIN/CLEAR secret (APOP cannot succeed otherwise, and clients such

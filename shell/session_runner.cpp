@@ -46,10 +46,12 @@ bool termination_requested() {
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
                              Transport& transport, std::string apop_banner,
-                             const TlsContext* tls)
+                             const TlsContext* tls,
+                             std::vector<core::Mechanism> sasl)
     : options_(options), log_(log), transport_(transport),
       banner_(std::move(apop_banner)), tls_(tls), auth_(options, log, banner_) {
     config_.tls_available = tls != nullptr;
+    config_.sasl = std::move(sasl);
     config_.allow_plaintext = options.allow_plaintext;
     config_.max_auth_failures = options.max_auth_failures;
     config_.max_bad_commands = options.max_bad_commands;

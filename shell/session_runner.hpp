@@ -23,7 +23,8 @@ class SessionRunner {
 public:
     // `tls` is the loaded certificate, or null when none is configured.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
-                  std::string apop_banner, const TlsContext* tls);
+                  std::string apop_banner, const TlsContext* tls,
+                  std::vector<pop3::core::Mechanism> sasl);
     // Runs the whole session; returns the process exit status.
     int run();
 

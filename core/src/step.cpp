@@ -14,6 +14,7 @@
 // session closes. Timeout and Hangup go straight to Closed and never produce
 // an Update, so a dropped connection deletes nothing (RFC 1939 section 6).
 // The mailbox view is moved through each step, never copied.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -137,8 +138,7 @@ Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
 // The mechanisms a client may use now (RFC 5034 SASL capability).
 std::vector<std::string> mechanisms(bool tls, const Config& config) {
     std::vector<std::string> out;
-    for (auto m : {Mechanism::plain, Mechanism::login, Mechanism::cram_md5,
-                   Mechanism::scram_sha1, Mechanism::scram_sha256})
+    for (auto m : config.sasl)
         if (!sends_password(m) || plaintext_allowed(tls, config))
             out.emplace_back(mechanism_name(m));
     return out;
@@ -244,6 +244,9 @@ Step on_command(Authorization state, const Command& command,
                     return good(std::move(state), std::move(list));
                 }
                 auto mech = mechanism_from_name(*c.mechanism);
+                if (mech && std::find(config.sasl.begin(), config.sasl.end(),
+                                      *mech) == config.sasl.end())
+                    mech.reset();
                 if (!mech)
                     return bad_command(std::move(state),
                                        "unsupported SASL mechanism; AUTH "
@@ -357,9 +360,11 @@ Step on_command(Transaction state, const Command& command,
     return std::visit(
         Overloaded{
             [&](const Stat&) -> Step {
-                return good(std::move(state),
-                            ok(std::to_string(box.visible_count()) + ' ' +
-                               std::to_string(box.visible_octets())));
+                // Built before `state` is moved: argument evaluation order
+                // is unspecified (clang moves first; found by fuzz_session).
+                auto r = ok(std::to_string(box.visible_count()) + ' ' +
+                            std::to_string(box.visible_octets()));
+                return good(std::move(state), std::move(r));
             },
             [&](const List& c) -> Step {
                 if (!c.msg) {
@@ -368,9 +373,9 @@ Step on_command(Transaction state, const Command& command,
                 }
                 auto index = locate(box, *c.msg);
                 if (!index) return fail(index.error());
-                return good(std::move(state),
-                            ok(std::to_string(*c.msg) + ' ' +
-                               std::to_string(box.info(*index).size)));
+                auto r = ok(std::to_string(*c.msg) + ' ' +
+                            std::to_string(box.info(*index).size));
+                return good(std::move(state), std::move(r)); // see STAT
             },
             [&](const Uidl& c) -> Step {
                 if (!c.msg) {
@@ -379,9 +384,8 @@ Step on_command(Transaction state, const Command& command,
                 }
                 auto index = locate(box, *c.msg);
                 if (!index) return fail(index.error());
-                return good(std::move(state),
-                            ok(std::to_string(*c.msg) + ' ' +
-                               box.info(*index).uidl));
+                auto r = ok(std::to_string(*c.msg) + ' ' + box.info(*index).uidl);
+                return good(std::move(state), std::move(r)); // see STAT
             },
             [&](const Retr& c) -> Step {
                 auto index = locate(box, c.msg);
@@ -647,9 +651,12 @@ Response capabilities(const SessionState& state, const Config& config) {
     r.body.push_back("EXPIRE " + config.expire);
     r.body.push_back("LOGIN-DELAY " + std::to_string(config.login_delay));
     if (before_login && config.tls_available && !tls) r.body.emplace_back("STLS");
-    std::string sasl = "SASL";
-    for (const auto& m : mechanisms(tls, config)) sasl += " " + m;
-    r.body.push_back(std::move(sasl));
+    auto offered = mechanisms(tls, config);
+    if (!offered.empty()) {
+        std::string sasl = "SASL";
+        for (const auto& m : offered) sasl += " " + m;
+        r.body.push_back(std::move(sasl));
+    }
     r.body.push_back("IMPLEMENTATION " + config.implementation);
     return r;
 }

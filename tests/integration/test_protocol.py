@@ -265,6 +265,27 @@ class Authentication(Base):
         c = self.session("--no-apop")
         self.assertIn("APOP is not available", c.cmd(f"APOP {ALICE} {'0' * 32}"))
 
+    def test_sasl_offers_only_what_the_secrets_can_serve(self):
+        def sasl_line(c):
+            c.cmd("CAPA")
+            return [l for l in c.read_multiline() if l.startswith("SASL")]
+        self.assertEqual(sasl_line(self.session()),
+                         ["SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256"])
+        hashed = Mailstore()
+        try:
+            hashed.add_user("carol@example.org", "$6$saltsalt$SkMV8VyTCi1vjnAUcB0sOPRO1v",
+                            scheme="SHA512-CRYPT")
+            c = spawn_stdio(hashed)
+            self.conns.append(c)
+            c.readline()
+            self.assertEqual(sasl_line(c), ["SASL PLAIN LOGIN"])
+            self.assertTrue(c.cmd("AUTH CRAM-MD5").startswith("-ERR unsupported SASL mechanism"))
+        finally:
+            hashed.cleanup()
+        self.assertEqual(sasl_line(self.session("--sasl", "NONE")), [])
+        self.assertEqual(sasl_line(self.session("--sasl", "scram-sha-256,PLAIN")),
+                         ["SASL SCRAM-SHA-256 PLAIN"])
+
     def test_apop_banners_are_unique(self):
         a = self.session().greeting
         b = self.session().greeting
@@ -379,7 +400,10 @@ class Invocation(Base):
                              (["--max-auth-failures", "0"], "--max-auth-failures"),
                              (["--frobnicate"], "unknown option"),
                              (["3", "4"], "only one socket"),
-                             (["-1"], "unknown option")):
+                             (["-1"], "unknown option"),
+                             (["--sasl", "GSSAPI"], "--sasl: unknown mechanism"),
+                             (["--tls-cert", "x.pem"], "must be given together"),
+                             (["--tls-implicit"], "--tls-implicit needs")):
             r = self.run_pop3d(*args)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(needle, r.stderr.decode(), args)

@@ -28,6 +28,12 @@ struct Config {
     std::string implementation = "pop3d";
     bool tls_available = false;        // a certificate is configured: STLS
     bool allow_plaintext = false;      // USER/PASS, PLAIN, LOGIN before TLS
+    // SASL mechanisms offered (RFC 5034); PLAIN and LOGIN also obey the
+    // plaintext policy. The shell offers only those the passwd-file's
+    // secrets can serve, since some clients never fall back.
+    std::vector<Mechanism> sasl = {Mechanism::plain, Mechanism::login,
+                                   Mechanism::cram_md5, Mechanism::scram_sha1,
+                                   Mechanism::scram_sha256};
     bool operator==(const Config&) const = default;
 };
 
