@@ -1,15 +1,11 @@
 // Login name validation. Both parts end up as directory names under the
 // mailstore root, so anything that could climb out of it or confuse a log
 // line is refused rather than escaped.
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/login_name.hpp"
 
 namespace pop3::core {
 namespace {
-
-char to_lower_ascii(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // `what` is "user name" or "domain", used as the subject of the error text.
 tl::expected<void, std::string>
@@ -71,10 +67,10 @@ parse_login(std::string_view login, std::string_view default_domain)
     LoginName name;
     name.local.reserve(local.size());
     for (const char c : local)
-        name.local.push_back(to_lower_ascii(c));
+        name.local.push_back(ascii_lower(c));
     name.domain.reserve(domain.size());
     for (const char c : domain)
-        name.domain.push_back(to_lower_ascii(c));
+        name.domain.push_back(ascii_lower(c));
     return name;
 }
 

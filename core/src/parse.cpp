@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/command.hpp"
 #include "pop3/core/limits.hpp"
 
@@ -81,29 +82,12 @@ tl::expected<std::uint64_t, ParseError> line_count(std::string_view text) {
     return value;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto up = [](char c) {
-                   return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-               };
-               return up(x) == up(y);
-           });
-}
-
 bool is_hex_digest(std::string_view text) {
     return text.size() == 32 &&
            std::all_of(text.begin(), text.end(), [](char c) {
                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
                       (c >= 'A' && c <= 'F');
            });
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (auto& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return out;
 }
 
 Result arity_error(std::string_view verb, std::string_view usage) {
@@ -176,7 +160,7 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
 
     // PASS takes the rest of the line verbatim: passwords may hold spaces
     // (RFC 1939 section 7 allows servers to accept them).
-    if (iequals(verb, "PASS")) {
+    if (ascii_iequals(verb, "PASS")) {
         if (space == std::string_view::npos || rest.empty())
             return fail(ParseError::Kind::bad_arguments,
                         "password missing; usage: PASS password");
@@ -190,26 +174,26 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
         return fail(ParseError::Kind::bad_arguments,
                     "empty argument; separate arguments by one space");
 
-    if (iequals(verb, "USER")) {
+    if (ascii_iequals(verb, "USER")) {
         if (args.size() != 1) return arity_error("USER", "name");
         if (auto bad = check_name(args[0])) return tl::unexpected(*bad);
         return User{std::string(args[0])};
     }
-    if (iequals(verb, "APOP")) {
+    if (ascii_iequals(verb, "APOP")) {
         if (args.size() != 2) return arity_error("APOP", "name digest");
         if (auto bad = check_name(args[0])) return tl::unexpected(*bad);
         if (!is_hex_digest(args[1]))
             return fail(ParseError::Kind::bad_arguments,
                         "APOP digest must be 32 hexadecimal digits");
-        return Apop{std::string(args[0]), lower(args[1])};
+        return Apop{std::string(args[0]), ascii_lower(args[1])};
     }
-    if (iequals(verb, "QUIT")) return no_arguments("QUIT", args, Quit{});
-    if (iequals(verb, "STAT")) return no_arguments("STAT", args, Stat{});
-    if (iequals(verb, "NOOP")) return no_arguments("NOOP", args, Noop{});
-    if (iequals(verb, "RSET")) return no_arguments("RSET", args, Rset{});
-    if (iequals(verb, "CAPA")) return no_arguments("CAPA", args, Capa{});
-    if (iequals(verb, "STLS")) return no_arguments("STLS", args, Stls{});
-    if (iequals(verb, "AUTH")) {
+    if (ascii_iequals(verb, "QUIT")) return no_arguments("QUIT", args, Quit{});
+    if (ascii_iequals(verb, "STAT")) return no_arguments("STAT", args, Stat{});
+    if (ascii_iequals(verb, "NOOP")) return no_arguments("NOOP", args, Noop{});
+    if (ascii_iequals(verb, "RSET")) return no_arguments("RSET", args, Rset{});
+    if (ascii_iequals(verb, "CAPA")) return no_arguments("CAPA", args, Capa{});
+    if (ascii_iequals(verb, "STLS")) return no_arguments("STLS", args, Stls{});
+    if (ascii_iequals(verb, "AUTH")) {
         if (args.size() > 2)
             return arity_error("AUTH", "[mechanism [initial-response]]");
         Auth auth;
@@ -217,11 +201,11 @@ tl::expected<Command, ParseError> parse_command(std::string_view line) {
         if (args.size() == 2) auth.initial = std::string(args[1]);
         return auth;
     }
-    if (iequals(verb, "LIST")) return optional_number<List>("LIST", args);
-    if (iequals(verb, "UIDL")) return optional_number<Uidl>("UIDL", args);
-    if (iequals(verb, "RETR")) return one_number<Retr>("RETR", args);
-    if (iequals(verb, "DELE")) return one_number<Dele>("DELE", args);
-    if (iequals(verb, "TOP")) {
+    if (ascii_iequals(verb, "LIST")) return optional_number<List>("LIST", args);
+    if (ascii_iequals(verb, "UIDL")) return optional_number<Uidl>("UIDL", args);
+    if (ascii_iequals(verb, "RETR")) return one_number<Retr>("RETR", args);
+    if (ascii_iequals(verb, "DELE")) return one_number<Dele>("DELE", args);
+    if (ascii_iequals(verb, "TOP")) {
         if (args.size() != 2) return arity_error("TOP", "msg lines");
         auto msg = message_number(args[0]);
         if (!msg) return tl::unexpected(msg.error());
@@ -248,7 +232,7 @@ std::string redacted_line(std::string_view line) {
         ++start;
     auto word = line.substr(start, 4);
     std::string out;
-    if (iequals(word, "PASS") || iequals(word, "APOP") || iequals(word, "AUTH"))
+    if (ascii_iequals(word, "PASS") || ascii_iequals(word, "APOP") || ascii_iequals(word, "AUTH"))
         out = std::string(word) + " ********";
     else
         out = std::string(line.substr(0, 120));

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/sasl.hpp"
 
 namespace pop3::core {
@@ -20,16 +21,6 @@ int b64_value(char c) {
     if (c == '+') return 62;
     if (c == '/') return 63;
     return -1;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto up = [](char c) {
-                   return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-               };
-               return up(x) == up(y);
-           });
 }
 
 SaslStep fail(SaslState s, std::string reason) {
@@ -147,11 +138,11 @@ SaslStep scram_client_final(SaslState s, std::string_view message) {
 } // namespace
 
 std::optional<Mechanism> mechanism_from_name(std::string_view name) {
-    if (iequals(name, "PLAIN")) return Mechanism::plain;
-    if (iequals(name, "LOGIN")) return Mechanism::login;
-    if (iequals(name, "CRAM-MD5")) return Mechanism::cram_md5;
-    if (iequals(name, "SCRAM-SHA-1")) return Mechanism::scram_sha1;
-    if (iequals(name, "SCRAM-SHA-256")) return Mechanism::scram_sha256;
+    if (ascii_iequals(name, "PLAIN")) return Mechanism::plain;
+    if (ascii_iequals(name, "LOGIN")) return Mechanism::login;
+    if (ascii_iequals(name, "CRAM-MD5")) return Mechanism::cram_md5;
+    if (ascii_iequals(name, "SCRAM-SHA-1")) return Mechanism::scram_sha1;
+    if (ascii_iequals(name, "SCRAM-SHA-256")) return Mechanism::scram_sha256;
     return std::nullopt;
 }
 
@@ -277,9 +268,7 @@ SaslStep sasl_respond(SaslState s, std::string_view response) {
         if (space == std::string_view::npos || space == 0)
             return fail(std::move(s), "malformed CRAM-MD5 response; expected user and digest");
         auto digest = std::string(response.substr(space + 1));
-        std::transform(digest.begin(), digest.end(), digest.begin(), [](char c) {
-            return (c >= 'A' && c <= 'F') ? static_cast<char>(c + 32) : c;
-        });
+        digest = ascii_lower(digest);
         if (digest.size() != 32 ||
             !std::all_of(digest.begin(), digest.end(), [](char c) {
                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

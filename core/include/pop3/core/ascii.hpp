@@ -1,0 +1,26 @@
+// ASCII case handling for protocol keywords, mechanism names and logins
+// (never locale-dependent: POP3 keywords are ASCII, RFC 1939 section 3).
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace pop3::core {
+
+[[nodiscard]] constexpr char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+[[nodiscard]] constexpr bool ascii_iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+[[nodiscard]] inline std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = ascii_lower(c);
+    return out;
+}
+
+} // namespace pop3::core
