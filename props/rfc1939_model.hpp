@@ -32,9 +32,18 @@ struct Rfc1939Model {
             if (exists(i + 1)) n += sizes[i];
         return n;
     }
-    // A command the server refuses: counts towards the bad-command limit.
+    // A malformed, unknown or misplaced command: counts towards the
+    // bad-command limit.
     void refused() {
         if (++bad_in_a_row >= max_bad) closed = true;
+    }
+    // A well-formed command naming a message that is not there: -ERR, but
+    // the bad-command count neither grows nor resets.
+    void no_such_message() {}
+    // How the server must treat a command naming message `msg`.
+    void about_missing(std::uint64_t msg) {
+        if (msg == 0) refused(); // "0" is not a message number at all
+        else no_such_message();
     }
     void accepted() { bad_in_a_row = 0; }
     // What QUIT must remove: this session's deletions still in the store.

@@ -44,9 +44,11 @@ std::string status_line(const Sut& sut) {
 }
 
 // Checks a refusal: a single -ERR line, and the close when the limit is hit.
-void expect_refusal(const Rfc1939Model& m, const Sut& sut) {
+// `msg` names the message the command was about (0 for other refusals).
+void expect_refusal(const Rfc1939Model& m, const Sut& sut,
+                    std::optional<std::uint64_t> msg = std::nullopt) {
     Rfc1939Model after = m;
-    after.refused();
+    if (msg) after.about_missing(*msg); else after.refused();
     RC_ASSERT(sut.responses.size() == 1u);
     RC_ASSERT(!sut.responses[0].ok);
     RC_ASSERT(!sut.responses[0].multiline);
@@ -92,7 +94,7 @@ struct ListCmd : PopCmd {
     std::uint64_t msg = 0;
     explicit ListCmd(const Rfc1939Model& m) : msg(any_number(m)) {}
     void apply_open(Rfc1939Model& m) const override {
-        if (all || m.exists(msg)) m.accepted(); else m.refused();
+        if (all || m.exists(msg)) m.accepted(); else m.about_missing(msg);
     }
     void run_open(const Rfc1939Model& m, Sut& sut) const override {
         std::string verb = uidl ? "UIDL" : "LIST";
@@ -111,7 +113,7 @@ struct ListCmd : PopCmd {
             return;
         }
         sut.feed(FramedLine{verb + " " + std::to_string(msg)});
-        if (!m.exists(msg)) return expect_refusal(m, sut);
+        if (!m.exists(msg)) return expect_refusal(m, sut, msg);
         RC_ASSERT(status_line(sut) ==
                   "+OK " + std::to_string(msg) + " " +
                       (uidl ? m.uidls[msg - 1] : std::to_string(m.sizes[msg - 1])));
@@ -133,13 +135,13 @@ struct RetrCmd : PopCmd {
         return *rc::gen::inRange<std::uint64_t>(0, 200);
     }
     void apply_open(Rfc1939Model& m) const override {
-        if (m.exists(msg)) m.accepted(); else m.refused();
+        if (m.exists(msg)) m.accepted(); else m.about_missing(msg);
     }
     void run_open(const Rfc1939Model& m, Sut& sut) const override {
         std::string line = top ? "TOP " + std::to_string(msg) + " " + std::to_string(*top)
                                : "RETR " + std::to_string(msg);
         sut.feed(FramedLine{line});
-        if (!m.exists(msg)) return expect_refusal(m, sut);
+        if (!m.exists(msg)) return expect_refusal(m, sut, msg);
         RC_ASSERT(sut.responses.empty());
         RC_ASSERT(sut.effects.size() == 1u);
         const auto& send = std::get<SendMessage>(sut.effects[0]);
@@ -159,11 +161,11 @@ struct DeleCmd : PopCmd {
     explicit DeleCmd(const Rfc1939Model& m) : msg(any_number(m)) {}
     void apply_open(Rfc1939Model& m) const override {
         if (m.exists(msg)) { m.deleted.insert(msg - 1); m.accepted(); }
-        else m.refused();
+        else m.about_missing(msg);
     }
     void run_open(const Rfc1939Model& m, Sut& sut) const override {
         sut.feed(FramedLine{"DELE " + std::to_string(msg)});
-        if (!m.exists(msg)) return expect_refusal(m, sut);
+        if (!m.exists(msg)) return expect_refusal(m, sut, msg);
         RC_ASSERT(status_line(sut) == "+OK message " + std::to_string(msg) + " deleted");
     }
     void show(std::ostream& os) const override { os << "DELE " << msg; }

@@ -357,6 +357,13 @@ Step on_command(Transaction state, const Command& command,
     auto fail = [&](std::string text) {
         return bad_command(std::move(state), std::move(text), config);
     };
+    // A well-formed command about a message that is not there (never was,
+    // deleted, or expunged by another client) is refused but is not a bad
+    // command: a client fetching messages expunged under it must not be
+    // cut off by the bad-command limit.
+    auto refuse = [&](std::string text) {
+        return respond(std::move(state), err(std::move(text)));
+    };
     return std::visit(
         Overloaded{
             [&](const Stat&) -> Step {
@@ -372,7 +379,7 @@ Step on_command(Transaction state, const Command& command,
                     return good(std::move(state), std::move(r));
                 }
                 auto index = locate(box, *c.msg);
-                if (!index) return fail(index.error());
+                if (!index) return refuse(index.error());
                 auto r = ok(std::to_string(*c.msg) + ' ' +
                             std::to_string(box.info(*index).size));
                 return good(std::move(state), std::move(r)); // see STAT
@@ -383,13 +390,13 @@ Step on_command(Transaction state, const Command& command,
                     return good(std::move(state), std::move(r));
                 }
                 auto index = locate(box, *c.msg);
-                if (!index) return fail(index.error());
+                if (!index) return refuse(index.error());
                 auto r = ok(std::to_string(*c.msg) + ' ' + box.info(*index).uidl);
                 return good(std::move(state), std::move(r)); // see STAT
             },
             [&](const Retr& c) -> Step {
                 auto index = locate(box, c.msg);
-                if (!index) return fail(index.error());
+                if (!index) return refuse(index.error());
                 auto size = box.info(*index).size;
                 state.bad_commands = 0;
                 Step s{std::move(state), {}, {}};
@@ -400,7 +407,7 @@ Step on_command(Transaction state, const Command& command,
             },
             [&](const Top& c) -> Step {
                 auto index = locate(box, c.msg);
-                if (!index) return fail(index.error());
+                if (!index) return refuse(index.error());
                 auto size = box.info(*index).size;
                 state.bad_commands = 0;
                 Step s{std::move(state), {}, {}};
@@ -412,7 +419,7 @@ Step on_command(Transaction state, const Command& command,
             },
             [&](const Dele& c) -> Step {
                 auto index = locate(box, c.msg);
-                if (!index) return fail(index.error());
+                if (!index) return refuse(index.error());
                 box.mark_deleted(*index);
                 return good(std::move(state),
                             ok("message " + std::to_string(c.msg) +

@@ -242,3 +242,15 @@ TEST_CASE("responses never exceed 512 octets", "[response]") {
     CHECK(wire.substr(510) == "\r\n");
     CHECK(render(ok("a\r\nb")) == "+OK a  b\r\n");
 }
+
+TEST_CASE("refusals about missing messages never end the session", "[step]") {
+    SessionDriver d;
+    d.login({1, 2});
+    d.event(MessagesVanished{{0, 1}});
+    for (int i = 0; i < 30; ++i) {
+        CHECK_THAT(d.line("RETR 1"), Catch::StartsWith("-ERR message 1 is deleted"));
+        CHECK_THAT(d.line("LIST 9"), Catch::StartsWith("-ERR no message 9"));
+    }
+    CHECK_FALSE(d.closed());
+    CHECK(d.line("STAT") == "+OK 0 0\r\n");
+}
