@@ -8,6 +8,7 @@
 #include "passwd_file.hpp"
 #include "password_check.hpp"
 #include "sasl_crypto.hpp"
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/login_name.hpp"
 
 namespace pop3::shell {
@@ -63,10 +64,19 @@ AuthResult Authenticator::check_cram(std::string_view user,
                                      std::string_view challenge,
                                      std::string_view digest) {
     return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry& e) {
-        if (!plaintext_secret(e)) return Verdict::unsupported;
+        if (!cram_md5_usable(e)) return Verdict::unsupported;
         return verify_cram_md5(e, challenge, digest) ? Verdict::match
                                                      : Verdict::mismatch;
     });
+}
+
+const std::string& Authenticator::salt_key() {
+    if (salt_key_.empty()) {
+        auto digest = content_digest(options_.passwd_file);
+        // Unreadable file: logins fail anyway; any fixed key keeps going.
+        salt_key_ = digest ? *digest : std::string("pop3d: passwd-file unreadable");
+    }
+    return salt_key_;
 }
 
 pop3::core::ScramCredentials
@@ -74,20 +84,23 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     scram_entry_.reset();
     scram_user_ = std::string(user.substr(0, 100));
     auto login = pop3::core::parse_login(user, options_.default_domain);
+    // Salts are keyed by the canonical login, so spellings of one name get
+    // one salt, known or not (no account enumeration through the salt).
+    auto canonical = login ? login->full() : pop3::core::ascii_lower(user);
     if (login) {
-        auto name = login->full();
-        auto entry = find_user(options_.passwd_file, name,
+        auto entry = find_user(options_.passwd_file, canonical,
                                [this](std::string_view w) { log_.line(w); });
         if (entry && *entry) {
-            if (auto keys = scram_credentials(mechanism, **entry)) {
-                keys->user = name;
+            (*entry)->user = canonical;
+            if (auto keys = scram_credentials(mechanism, **entry, salt_key())) {
+                keys->user = canonical;
                 scram_entry_ = std::move(**entry);
                 scram_entry_->secret.clear();
                 return std::move(*keys);
             }
         }
     }
-    return scram_decoy(mechanism, user); // fails at the proof, like a bad password
+    return scram_decoy(mechanism, canonical, salt_key()); // fails at the proof
 }
 
 pop3::core::ScramVerdict

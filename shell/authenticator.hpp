@@ -55,6 +55,8 @@ private:
     std::optional<pop3::core::PasswdEntry> verified_;
     std::optional<pop3::core::PasswdEntry> scram_entry_; // between the steps
     std::string scram_user_;                             // as given, for logs
+    std::string salt_key_; // SCRAM salt key, from the passwd-file digest
+    [[nodiscard]] const std::string& salt_key();
 };
 
 } // namespace pop3::shell

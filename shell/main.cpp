@@ -76,6 +76,7 @@ std::string apop_banner() {
 // one that no account can use would lock them out.
 struct SecretKinds {
     bool plaintext = false;
+    bool cram_md5 = false;
     bool scram_sha1 = false;
     bool scram_sha256 = false;
 };
@@ -84,6 +85,7 @@ SecretKinds secret_kinds(const Options& options, const Log& log) {
     SecretKinds kinds;
     auto scanned = any_entry(options.passwd_file, [&](const pop3::core::PasswdEntry& e) {
         kinds.plaintext = kinds.plaintext || plaintext_secret(e).has_value();
+        kinds.cram_md5 = kinds.cram_md5 || e.scheme == "CRAM-MD5";
         kinds.scram_sha1 = kinds.scram_sha1 || e.scheme == "SCRAM-SHA-1";
         kinds.scram_sha256 = kinds.scram_sha256 || e.scheme == "SCRAM-SHA-256";
         return false; // look at every entry
@@ -113,7 +115,7 @@ std::vector<pop3::core::Mechanism> offered_sasl(const Options& options,
         return out;
     }
     out = {Mechanism::plain, Mechanism::login};
-    if (kinds.plaintext) out.push_back(Mechanism::cram_md5);
+    if (kinds.plaintext || kinds.cram_md5) out.push_back(Mechanism::cram_md5);
     if (kinds.plaintext || kinds.scram_sha1) out.push_back(Mechanism::scram_sha1);
     if (kinds.plaintext || kinds.scram_sha256) out.push_back(Mechanism::scram_sha256);
     return out;

@@ -2,6 +2,9 @@
 // errno), then parse it line by line with the pure core parser.
 #include "passwd_file.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <cstddef>
 
@@ -161,6 +164,21 @@ any_entry(const std::string& path,
     if (!scanned)
         return tl::make_unexpected(scanned.error());
     return any;
+}
+
+tl::expected<std::string, std::error_code>
+content_digest(const std::string& path)
+{
+    auto content = read_file(path);
+    if (!content)
+        return tl::make_unexpected(content.error());
+    const WipeOnExit wipe{*content};
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(content->data(), content->size(), digest, &size, EVP_sha256(), nullptr);
+    std::string out(reinterpret_cast<char*>(digest), size);
+    OPENSSL_cleanse(digest, sizeof digest);
+    return out;
 }
 
 } // namespace pop3::shell

@@ -33,4 +33,9 @@ find_user(const std::string& path, std::string_view user,
 any_entry(const std::string& path,
           const std::function<bool(const pop3::core::PasswdEntry&)>& predicate);
 
+// SHA-256 of the whole file: a server-side secret for keying SCRAM salts
+// (the file holds every password, so outsiders cannot know its digest).
+[[nodiscard]] tl::expected<std::string, std::error_code>
+content_digest(const std::string& path);
+
 } // namespace pop3::shell

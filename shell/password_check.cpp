@@ -4,6 +4,7 @@
 // name may carry an encoding suffix (".HEX", ".B64", ".BASE64"); unsalted
 // digests stored in base64 are also accepted as hex when the length fits.
 #include "password_check.hpp"
+#include "sasl_crypto.hpp"
 
 #include <array>
 #include <cstddef>
@@ -343,6 +344,15 @@ Verdict verify_password(const pop3::core::PasswdEntry& entry,
         return verify_crypt(entry.secret, password);
     if (scheme.base == "ARGON2I" || scheme.base == "ARGON2ID")
         return verify_argon2(entry.secret, password);
+    if (scheme.base == "SCRAM-SHA-1" || scheme.base == "SCRAM-SHA-256" ||
+        scheme.base == "CRAM-MD5") {
+        auto matches = scheme.base == "CRAM-MD5"
+                           ? cram_password_matches(entry, password)
+                           : scram_password_matches(entry, password);
+        if (!matches)
+            return Verdict::unsupported;
+        return *matches ? Verdict::match : Verdict::mismatch;
+    }
     return Verdict::unsupported;
 }
 

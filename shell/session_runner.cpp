@@ -211,7 +211,7 @@ void SessionRunner::start_tls() {
     auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
                                       static_cast<int>(options_.timeout_seconds) * 1000);
     if (!session) {
-        log_.line("STLS failed: " + session.error());
+        log_.line("STLS failed: TLS handshake " + session.error());
         feed(core::Event{core::TlsFailed{session.error()}});
         return;
     }
@@ -260,7 +260,8 @@ int SessionRunner::run() {
         auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
                                           timeout_ms);
         if (!session) {
-            log_.line("TLS handshake failed: " + session.error() + "; closing");
+            log_.line("TLS handshake failed: " + session.error());
+            log_.line("session end (TLS handshake failed): retrieved 0 (0 octets), deleted 0");
             return 0;
         }
         log_.line("TLS: " + (*session)->description());

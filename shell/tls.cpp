@@ -67,17 +67,26 @@ TlsSession::accept(const TlsContext& context, int in_fd, int out_fd, int timeout
         int ret = SSL_accept(ssl);
         if (ret == 1) return session;
         int error = SSL_get_error(ssl, ret);
-        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
-            return tl::unexpected(openssl_error("TLS handshake failed"));
+        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+            // The reason alone ("wrong version number"); callers say what failed.
+            unsigned long code = ERR_get_error();
+            ERR_clear_error();
+            if (code == 0)
+                return tl::unexpected(std::string(error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN
+                                                      ? "the client closed the connection"
+                                                      : "protocol error"));
+            const char* reason = ERR_reason_error_string(code);
+            return tl::unexpected(std::string(reason ? reason : "protocol error"));
+        }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0) return tl::unexpected(std::string("TLS handshake timed out"));
+        if (left <= 0) return tl::unexpected(std::string("timed out"));
         pollfd p{error == SSL_ERROR_WANT_READ ? in_fd : out_fd,
                  static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
         if (::poll(&p, 1, static_cast<int>(left)) == 0)
-            return tl::unexpected(std::string("TLS handshake timed out"));
+            return tl::unexpected(std::string("timed out"));
     }
-    return tl::unexpected(std::string("TLS handshake did not finish"));
+    return tl::unexpected(std::string("did not finish"));
 }
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }

@@ -71,7 +71,8 @@ bool Transport::past_deadline() const {
 
 int Transport::capped(int ms) const {
     if (deadline_ == std::chrono::steady_clock::time_point::max()) return ms;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    // Rounded up, so a wait that ends at the deadline is past it.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(
                     deadline_ - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) return 0;

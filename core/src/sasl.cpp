@@ -165,7 +165,9 @@ std::string base64_encode(std::string_view bytes) {
     std::string out;
     out.reserve((bytes.size() + 2) / 3 * 4);
     std::size_t i = 0;
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
+    auto byte = [&](std::size_t k) {
+        return static_cast<unsigned>(static_cast<unsigned char>(bytes[k]));
+    };
     for (; i + 2 < bytes.size(); i += 3) {
         unsigned v = (byte(i) << 16u) | (byte(i + 1) << 8u) | byte(i + 2);
         out += k_b64[(v >> 18) & 63];

@@ -12,7 +12,7 @@ from harness import Mailstore, spawn_stdio
 
 SCHEMES = ["PLAIN", "CLEAR", "CRYPT", "MD5-CRYPT", "SHA256-CRYPT", "SHA512-CRYPT",
            "BLF-CRYPT", "SHA256", "SSHA256", "SHA512", "SSHA512", "ARGON2I",
-           "ARGON2ID"]
+           "ARGON2ID", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
 # Spaces and punctuation, but no ":", which would end the passwd-file field
 # for PLAIN secrets (in Dovecot too).
 PASSWORD = "corr3ct horse battery!"

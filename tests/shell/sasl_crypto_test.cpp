@@ -40,7 +40,7 @@ TEST_CASE("SCRAM-SHA-256 keys verify RFC 7677's proof and signature", "[sasl_cry
                         "4096,W22ZaJ0SNY7soEsUEjb6gQ==,"
                         "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
                         "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");
-    auto rfc = scram_credentials(Mechanism::scram_sha256, stored);
+    auto rfc = scram_credentials(Mechanism::scram_sha256, stored, "key");
     REQUIRE(rfc);
     CHECK(rfc->iterations == 4096);
     auto check = verify_scram(Mechanism::scram_sha256, *rfc, auth_message,
@@ -54,7 +54,7 @@ TEST_CASE("SCRAM-SHA-256 keys verify RFC 7677's proof and signature", "[sasl_cry
 }
 
 TEST_CASE("SCRAM-SHA-1 matches RFC 5802's example from a plaintext secret", "[sasl_crypto]") {
-    auto keys = scram_credentials(Mechanism::scram_sha1, entry("PLAIN", "pencil"));
+    auto keys = scram_credentials(Mechanism::scram_sha1, entry("PLAIN", "pencil"), "key");
     REQUIRE(keys);
     CHECK(keys->iterations == 4096);
     CHECK(keys->stored_key.size() == 20);
@@ -64,7 +64,8 @@ TEST_CASE("SCRAM-SHA-1 matches RFC 5802's example from a plaintext secret", "[sa
                                  entry("SCRAM-SHA-1",
                                        "4096,QSXCR+Q6sek8bf92,"
                                        "6dlGYMOdZcOPutkcNY8U2g7vK9Y=,"
-                                       "D+CSWLOshSulAsxiupA+qs2/fTE="));
+                                       "D+CSWLOshSulAsxiupA+qs2/fTE="),
+                                 "key");
     REQUIRE(rfc);
     std::string auth_message =
         "n=user,r=fyko+d2lbbFgONRv9qkxdawL,"
@@ -77,13 +78,45 @@ TEST_CASE("SCRAM-SHA-1 matches RFC 5802's example from a plaintext secret", "[sa
 }
 
 TEST_CASE("malformed stored SCRAM secrets and hashed schemes give no keys", "[sasl_crypto]") {
-    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256", "4096,abc")));
-    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256", "x,YQ==,YQ==,YQ==")));
+    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256", "4096,abc"), "k"));
+    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256", "x,YQ==,YQ==,YQ=="), "k"));
     CHECK_FALSE(scram_credentials(Mechanism::scram_sha1, entry("SCRAM-SHA-256",
         "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-        "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=")));
-    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SHA512-CRYPT", "$6$a$b")));
-    auto decoy = scram_decoy(Mechanism::scram_sha256, "nobody@x.org");
+        "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="), "k"));
+    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SHA512-CRYPT", "$6$a$b"), "k"));
+}
+
+TEST_CASE("decoys share the real users' salt rule, keyed by a server secret", "[sasl_crypto]") {
+    auto decoy = scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "key");
     CHECK_FALSE(decoy.known);
-    CHECK(decoy.salt == scram_decoy(Mechanism::scram_sha256, "nobody@x.org").salt);
+    CHECK(decoy.salt == scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "key").salt);
+    CHECK(decoy.salt != scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "other").salt);
+    auto real = scram_credentials(Mechanism::scram_sha256, entry("PLAIN", "pw"), "key");
+    REQUIRE(real);
+    CHECK(real->salt == salt_for("key", "user@example.org"));
+    CHECK(decoy.salt == salt_for("key", "nobody@x.org"));
+    CHECK(decoy.iterations == real->iterations);
+}
+
+TEST_CASE("USER/PASS works for users with a stored SCRAM secret", "[sasl_crypto]") {
+    auto rfc = entry("SCRAM-SHA-256",
+                     "4096,W22ZaJ0SNY7soEsUEjb6gQ==,"
+                     "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+                     "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");
+    CHECK(scram_password_matches(rfc, "pencil") == std::optional<bool>(true));
+    CHECK(scram_password_matches(rfc, "pen") == std::optional<bool>(false));
+    CHECK_FALSE(scram_password_matches(entry("SCRAM-SHA-256", "x"), "pencil"));
+}
+
+TEST_CASE("Dovecot's stored {CRAM-MD5} context verifies CRAM-MD5", "[sasl_crypto]") {
+    // `doveadm pw -s CRAM-MD5 -p secret`; the expected digest is
+    // HMAC-MD5("secret", "<c@x>") from Python's hmac module.
+    auto stored = entry("CRAM-MD5",
+                        "cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56");
+    CHECK(cram_md5_usable(stored));
+    CHECK(verify_cram_md5(stored, "<c@x>", "6402df2b4d48e7b592de8d053924d48d"));
+    CHECK_FALSE(verify_cram_md5(stored, "<c@y>", "6402df2b4d48e7b592de8d053924d48d"));
+    CHECK_FALSE(cram_md5_usable(entry("CRAM-MD5", "xyz")));
+    CHECK(cram_password_matches(stored, "secret") == std::optional<bool>(true));
+    CHECK(cram_password_matches(stored, "Secret") == std::optional<bool>(false));
 }
