@@ -1,6 +1,7 @@
 #!/bin/bash
 # The one test command: installs dependencies, builds pop3d normally and with
-# AddressSanitizer + UndefinedBehaviorSanitizer, and runs every test in both.
+# AddressSanitizer + UndefinedBehaviorSanitizer, runs every test in both,
+# runs each libFuzzer target briefly, and runs clang-tidy and cppcheck.
 # Usage: scripts/test.sh   (from the repository root; needs root or sudo for apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,6 @@ stage "build (sanitizers)" cmake --build build-asan -j "$jobs"
 stage "test (sanitizers)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
+stage "fuzz (20 s per target)" env FUZZ_BUILD_JOBS="$jobs" scripts/fuzz.sh 20
+stage "static analysis" scripts/static-analysis.sh "$jobs"
 echo "all tests passed"

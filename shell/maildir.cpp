@@ -58,6 +58,7 @@
 #include "pop3/core/dotstuff.hpp"
 #include "pop3/core/maildir_name.hpp"
 #include "pop3/core/uidl.hpp"
+#include "size_cache.hpp"
 
 namespace pop3::shell {
 namespace {
@@ -339,29 +340,50 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
     infos.reserve(files.size());
     box.names_.reserve(files.size());
     std::vector<char> buffer;
+    // Sizes of files without ",W=" come from the shared cache when the file
+    // still has the size it had when counted; otherwise they are counted.
+    auto cache = SizeCache::load(box.dir_.get());
     for (ScannedFile& file : files) {
         const auto parsed = pop3::core::parse_maildir_name(file_part(file.rel));
         std::uint64_t size = 0;
         if (parsed && parsed->vsize) {
             size = *parsed->vsize;
         } else {
-            if (buffer.empty()) {
-                buffer.resize(k_read_chunk);
+            const auto base = base_of(file.rel);
+            std::optional<std::uint64_t> file_size;
+            if (parsed && parsed->size) {
+                file_size = *parsed->size;
+            } else {
+                struct stat st {};
+                if (::fstatat(box.dir_.get(), file.rel.c_str(), &st,
+                              AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode))
+                    file_size = static_cast<std::uint64_t>(st.st_size);
             }
-            auto counted = count_wire_size(box.dir_.get(), file.rel, buffer);
-            if (!counted) {
-                if (not_a_message(counted.error())) {
-                    continue; // removed or replaced since readdir
+            auto cached = file_size ? cache.lookup(base, *file_size) : std::nullopt;
+            if (cached) {
+                size = *cached;
+            } else {
+                if (buffer.empty()) {
+                    buffer.resize(k_read_chunk);
                 }
-                return tl::unexpected(counted.error());
+                auto counted = count_wire_size(box.dir_.get(), file.rel, buffer);
+                if (!counted) {
+                    if (not_a_message(counted.error())) {
+                        continue; // removed or replaced since readdir
+                    }
+                    return tl::unexpected(counted.error());
+                }
+                size = *counted;
             }
-            size = *counted;
+            if (file_size) cache.keep(base, *file_size, size);
         }
         infos.push_back({size, pop3::core::uidl_for(base_of(file.rel))});
         box.names_.push_back(std::move(file.rel));
     }
     box.live_ = box.names_.size();
     box.snapshot_ = pop3::core::make_snapshot(std::move(infos));
+    cache.save(box.dir_.get());
     return box;
 }
 

@@ -59,7 +59,7 @@ private:
     int in_fd_;
     int out_fd_;
     std::string out_;
-    char in_[4096];
+    char in_[4096]{}; // zeroed: cppcheck uninitMemberVar (issue 7)
     bool broken_ = false;
     int write_timeout_ms_ = 600'000;
     std::chrono::steady_clock::time_point deadline_ =

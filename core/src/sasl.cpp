@@ -304,7 +304,7 @@ SaslStep sasl_credentials(SaslState s, ScramCredentials c) {
     return {std::move(s), SaslChallenge{std::move(first)}};
 }
 
-SaslStep sasl_verdict(SaslState s, bool proof_ok, std::string server_signature) {
+SaslStep sasl_verdict(SaslState s, bool proof_ok, const std::string& server_signature) {
     if (s.stage != SaslState::Stage::scram_verdict)
         return fail(std::move(s), "unexpected SCRAM verdict");
     if (!proof_ok || !s.credentials.known)

@@ -410,7 +410,16 @@ if os.geteuid() == 0:
         domain_dir = os.path.dirname(os.path.dirname(path))
         for d in (domain_dir, os.path.dirname(path), path,
                   *(os.path.join(path, s) for s in ("new", "cur", "tmp"))):
-            os.chown(d, uid, gid)
+            st = os.stat(d)
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                os.chown(d, uid, gid)
         return path
 
     Mailstore.inbox = _inbox_owned_by_mail_user
+
+
+def sanitized(path=POP3D):
+    """True when pop3d is an ASan/UBSan build (slower to start; its runtime
+    needs file descriptors of its own, e.g. a pipe for UBSan's vptr check)."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()

@@ -529,7 +529,9 @@ TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
     const timespec old{::time(nullptr) - 1000, 0};
     set_mtime(dir.at("new"), old);
     set_mtime(dir.at("cur"), old);
-    Maildir box = open_ok(dir.inbox());
+    auto opened = Maildir::open(dir.inbox(), /*watch=*/false); // mtimes only
+    REQUIRE(opened.has_value());
+    Maildir box = std::move(*opened);
 
     dir.unlink("cur/2.b.host:2,S");
     set_mtime(dir.at("cur"), old); // as if the timestamp were too coarse
@@ -538,6 +540,39 @@ TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
 
     set_mtime(dir.at("cur"), {::time(nullptr), 0});
     CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("with change notification, refresh sees a removal that left the "
+          "directory mtime unchanged",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    Maildir box = open_ok(dir.inbox());
+
+    dir.unlink("cur/2.b.host:2,S");
+    set_mtime(dir.at("cur"), old);
+
+    // inotify where the file system has it; the mtime rule would miss this.
+    const auto vanished = box.refresh();
+    CHECK((vanished.empty() || vanished == std::vector<std::size_t>{1}));
+}
+
+TEST_CASE("our own mark_seen renames do not make refresh report anything",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("cur/2.b.host:2,", "b\n");
+    Maildir box = open_ok(dir.inbox());
+    REQUIRE(box.mark_seen(0).has_value());
+    REQUIRE(box.mark_seen(1).has_value());
+    CHECK(box.refresh().empty());
+    dir.unlink("cur/2.b.host:2,S");
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+    CHECK(box.path_of(0) == "cur/1.a.host:2,S");
 }
 
 TEST_CASE("refresh rescans when the last scan was close to the mtime even if "

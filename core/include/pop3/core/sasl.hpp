@@ -91,6 +91,6 @@ struct SaslStep {
 [[nodiscard]] SaslStep sasl_credentials(SaslState state, ScramCredentials c);
 // The shell's SCRAM verdict; `server_signature` is raw bytes.
 [[nodiscard]] SaslStep sasl_verdict(SaslState state, bool proof_ok,
-                                    std::string server_signature);
+                                    const std::string& server_signature);
 
 } // namespace pop3::core

@@ -1,0 +1,228 @@
+"""Hostile clients (issue 7): huge lines, NUL and binary junk, 100,000
+pipelined commands, a client that reads nothing, one byte per second,
+disconnecting mid-RETR, bad user names, repeated bad commands, and login
+timing. Each must end in a clean -ERR or a bounded close: no crash, no hang,
+bounded memory, nothing lost. Figures are printed for docs/reliability.md."""
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Mailstore, spawn_stdio, TIMEOUT
+
+ALICE = "alice@example.org"
+
+
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def wait_exit(proc, seconds):
+    """Exit status, or None if pop3d is still running after `seconds`."""
+    try:
+        return proc.wait(timeout=seconds)
+    except Exception:
+        return None
+
+
+class Hostile(unittest.TestCase):
+    def setUp(self):
+        self.store = Mailstore()
+        self.store.add_user(ALICE, "pw")
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+        self.store.cleanup()
+
+    def session(self, *extra):
+        c = spawn_stdio(self.store, *extra)
+        self.conns.append(c)
+        self.assertTrue(c.readline().startswith("+OK"))
+        return c
+
+    def stderr_of(self, c):
+        c.sock.close()
+        self.assertIsNotNone(wait_exit(c.proc, TIMEOUT), "pop3d did not exit")
+        return c.proc.stderr.read().decode(errors="replace")
+
+    def test_a_one_megabyte_line_is_refused_once_in_bounded_memory(self):
+        c = self.session()
+        c.send(b"USER " + b"x" * (1 << 20) + b"\r\n")
+        self.assertTrue(c.readline().startswith("-ERR command line too long"))
+        self.assertTrue(c.cmd("CAPA").startswith("+OK"))  # still usable
+        c.read_multiline()
+        self.assertLess(vm_hwm_kib(c.proc.pid), 64 * 1024)
+        print(f"\n  1 MB line: peak RSS {vm_hwm_kib(c.proc.pid)} KiB", file=sys.stderr)
+
+    def test_nul_bytes_get_a_clean_err_and_the_session_goes_on(self):
+        c = self.session()
+        for line in (b"US\0ER alice@example.org", b"\0", b"NOOP\0",
+                     b"USER alice\0@example.org"):
+            c.send(line + b"\r\n")
+            reply = c.readline()
+            self.assertTrue(reply.startswith("-ERR"), reply)
+            self.assertNotIn("\0", reply)
+        c.login(ALICE, "pw")
+        self.assertEqual(c.cmd("STAT"), "+OK 0 0")
+
+    def test_binary_junk_gets_only_single_line_errs_then_a_close(self):
+        import random
+        rng = random.Random(7)
+        c = self.session()
+        junk = bytes(rng.getrandbits(8) for _ in range(1 << 16))
+        c.send(junk + b"\r\n")
+        replies = 0
+        while True:
+            try:
+                line = c.readline()
+            except (EOFError, ConnectionResetError):
+                break  # closed after 10 bad commands (unread junk: a reset)
+            self.assertTrue(line.startswith("-ERR"), line)
+            replies += 1
+            self.assertLessEqual(replies, 10)
+        self.assertEqual(wait_exit(c.proc, TIMEOUT), 0)
+
+
+    def test_100000_pipelined_commands_are_all_answered_in_order(self):
+        for i in range(3):
+            self.store.deliver(ALICE, f"Subject: {i}\n\nbody\n")
+        c = self.session()
+        c.login(ALICE, "pw")
+        n = 100_000
+        payload = b"".join(b"STAT\r\n" if i % 2 else b"NOOP\r\n" for i in range(n))
+        sender = threading.Thread(target=c.sock.sendall, args=(payload,), daemon=True)
+        start = time.monotonic()
+        sender.start()
+        for i in range(n):
+            reply = c.readline()
+            expected = "+OK 3 " if i % 2 else "+OK"
+            self.assertTrue(reply.startswith(expected), (i, reply))
+        sender.join(TIMEOUT)
+        took = time.monotonic() - start
+        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        print(f"\n  {n} pipelined commands in {took:.2f} s, peak RSS "
+              f"{vm_hwm_kib(c.proc.pid)} KiB", file=sys.stderr)
+        self.assertEqual(len(self.store.files(ALICE)), 3)
+
+    def test_a_client_that_reads_nothing_is_dropped_after_the_timeout(self):
+        self.store.deliver(ALICE, b"Subject: big\n\n" + b"y" * 1000 + b"\n" * 1
+                           + (b"z" * 99 + b"\n") * 80_000)  # 8 MB
+        c = self.session("--timeout", "2")
+        c.login(ALICE, "pw")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.send("RETR 1\r\n")  # and never read
+        start = time.monotonic()
+        status = wait_exit(c.proc, 15)
+        took = time.monotonic() - start
+        self.assertIsNotNone(status, "pop3d blocked on a client that reads nothing")
+        self.assertLess(took, 10)
+        self.assertLess(vm_hwm_kib(c.proc.pid) if c.proc.poll() is None else 0,
+                        64 * 1024)
+        log = c.proc.stderr.read().decode(errors="replace")
+        self.assertIn("client disconnected", log)
+        self.assertIn("new/", list(self.store.files(ALICE))[0])  # not marked Seen
+        print(f"\n  reader-of-nothing dropped after {took:.1f} s", file=sys.stderr)
+
+    def test_one_byte_per_second_ends_at_the_session_time_limit(self):
+        c = self.session("--timeout", "2", "--session-limit", "3")
+        start = time.monotonic()
+        ended = False
+        for i in range(40):  # at most 40 bytes, one per 0.25 s
+            try:
+                c.send(b"NOOP\r\n"[i % 6:i % 6 + 1])
+            except OSError:
+                ended = True
+                break
+            if c.proc.poll() is not None:
+                ended = True
+                break
+            time.sleep(0.25)
+        took = time.monotonic() - start
+        self.assertTrue(ended or wait_exit(c.proc, 5) is not None)
+        self.assertLess(took, 8)
+        log = self.stderr_of(c)
+        self.assertIn("session time limit", log)
+
+    def test_idle_timeout_still_applies_to_a_silent_client(self):
+        c = self.session("--timeout", "1")
+        self.assertIsNotNone(wait_exit(c.proc, 5))
+        self.assertIn("idle timeout", self.stderr_of(c))
+
+    def test_disconnect_mid_retr_deletes_and_marks_nothing(self):
+        body = (b"line of a long message\n" * 200_000)
+        name = self.store.deliver(ALICE, b"Subject: big\n\n" + body)
+        self.store.deliver(ALICE, b"Subject: small\n\nx\n")
+        c = self.session()
+        c.login(ALICE, "pw")
+        c.cmd("DELE 2")
+        c.send("RETR 1\r\n")
+        got = 0
+        while got < 100_000:
+            got += len(c.sock.recv(65536))
+        c.sock.shutdown(socket.SHUT_RDWR)
+        log = self.stderr_of(c)
+        self.assertIn("client disconnected", log)
+        files = self.store.files(ALICE)
+        self.assertEqual(len(files), 2)          # DELE 2 not applied
+        self.assertIn(name, files)               # RETR 1 not marked Seen
+
+    def test_hostile_user_names_are_refused_without_touching_files(self):
+        names = ["../../etc/passwd@example.org", "alice@../example.org",
+                 "alice@example.org/..", "%2e%2e@example.org", "a/b@example.org",
+                 ".@example.org", "..@example.org", "alice@" + "d" * 300,
+                 "alice@example.org\\..", "x" * 190 + "@example.org",
+                 "alice@.", "@example.org", "alice@"]
+        for name in names:
+            c = self.session()
+            reply = c.cmd(f"USER {name}")
+            if reply.startswith("+OK"):
+                reply = c.cmd("PASS pw")
+            self.assertTrue(reply.startswith("-ERR"), (name, reply))
+            self.assertTrue(c.cmd("NOOP").startswith("-ERR"))  # still answering
+        c = self.session()
+        c.login(ALICE, "pw")
+        self.assertEqual(c.cmd("STAT"), "+OK 0 0")
+
+    def test_ten_consecutive_bad_commands_close_but_occasional_ones_do_not(self):
+        c = self.session()
+        for round_ in range(3):
+            for _ in range(9):
+                self.assertTrue(c.cmd("BOGUS").startswith("-ERR"))
+            self.assertTrue(c.cmd("CAPA").startswith("+OK"))  # resets the count
+            c.read_multiline()
+        for i in range(10):
+            self.assertTrue(c.cmd("BOGUS").startswith("-ERR"))
+        self.assertTrue(c.closed())
+
+    def test_unknown_user_and_wrong_password_take_the_same_time(self):
+        samples = {"unknown": [], "wrong": []}
+        for i in range(8):
+            for kind, user in (("unknown", "nobody@example.org"), ("wrong", ALICE)):
+                c = self.session("--auth-failure-delay", "150")
+                c.cmd(f"USER {user}")
+                start = time.monotonic()
+                reply = c.cmd("PASS nope")
+                samples[kind].append(time.monotonic() - start)
+                self.assertTrue(reply.startswith("-ERR [AUTH]"), reply)
+                c.close()
+                self.conns.remove(c)
+        u = statistics.median(samples["unknown"])
+        w = statistics.median(samples["wrong"])
+        print(f"\n  failed login: unknown user {u * 1000:.1f} ms, wrong password "
+              f"{w * 1000:.1f} ms (median of 8)", file=sys.stderr)
+        self.assertGreaterEqual(min(u, w), 0.14)
+        self.assertLess(abs(u - w), 0.03)
+
+
+if __name__ == "__main__":
+    unittest.main()

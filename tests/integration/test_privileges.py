@@ -1,0 +1,161 @@
+"""Least privilege (issue 7): started as root, pop3d authenticates as root,
+then becomes the mail user — the passwd-file's uid/gid, else the owner of the
+mailbox directory — with no supplementary groups, before it opens the
+mailbox; it never serves mail as uid 0. These tests must run as root (CI
+does); as anyone else they fail, since nothing here could be checked."""
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Mailstore, spawn_stdio, TIMEOUT, MAIL_USER, mail_user_ids)
+
+ALICE = "alice@example.org"
+
+
+def proc_ids(pid):
+    """(uids, gids, groups) from /proc/<pid>/status: real, effective, saved,
+    filesystem ids and the supplementary group list."""
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    uids = [int(x) for x in re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()]
+    gids = [int(x) for x in re.search(r"^Gid:\s+(.*)$", status, re.M).group(1).split()]
+    groups = [int(x) for x in re.search(r"^Groups:[ \t]*(.*)$", status, re.M).group(1).split()]
+    return uids, gids, groups
+
+
+class Privileges(unittest.TestCase):
+    def setUp(self):
+        self.assertEqual(os.geteuid(), 0, "test_privileges.py must run as root")
+        self.uid, self.gid = mail_user_ids()
+        self.store = Mailstore()
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+        self.store.cleanup()
+
+    def session(self, *extra):
+        c = spawn_stdio(self.store, *extra)
+        self.conns.append(c)
+        self.assertTrue(c.readline().startswith("+OK"))
+        return c
+
+    def stderr_of(self, c):
+        c.sock.close()
+        c.proc.wait(timeout=TIMEOUT)
+        return c.proc.stderr.read().decode(errors="replace")
+
+    def test_runs_as_root_until_login_then_as_the_mailbox_owner(self):
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nbody\n")
+        c = self.session()
+        uids, gids, groups = proc_ids(c.proc.pid)
+        self.assertEqual(uids, [0, 0, 0, 0])  # reads the passwd-file as root
+        self.assertTrue(c.cmd(f"USER {ALICE}").startswith("+OK"))
+        self.assertTrue(c.cmd("PASS pw").startswith("+OK"))
+        uids, gids, groups = proc_ids(c.proc.pid)
+        self.assertEqual(uids, [self.uid] * 4)
+        self.assertEqual(gids, [self.gid] * 4)
+        self.assertEqual(groups, [])
+        # Work done after login happens as that user: RETR marks the message
+        # Seen by renaming it, which the user may do in its own directory.
+        self.assertTrue(c.cmd("RETR 1").startswith("+OK"))
+        c.read_multiline()
+        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        log = self.stderr_of(c)
+        self.assertIn(f"as uid {self.uid} gid {self.gid}", log)
+        self.assertEqual(len(self.store.files(ALICE)), 1)
+        self.assertTrue(list(self.store.files(ALICE))[0].endswith(":2,S"))
+
+    def test_passwd_uid_and_gid_fields_win_over_the_directory_owner(self):
+        # uid/gid fields of the passwd-file: here nobody:nogroup, which may
+        # not even read the mailbox. pop3d must become them anyway.
+        nobody, nogroup = 65534, 65534
+        with open(self.store.passwd, "a") as f:
+            f.write(f"{ALICE}:{{PLAIN}}pw:{nobody}:{nogroup}::::\n")
+        inbox = self.store.inbox(ALICE)
+        self.store.deliver(ALICE, "Subject: x\n\nbody\n")
+        os.chmod(inbox, 0o700)  # owned by the mail user, closed to others
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        log = self.stderr_of(c)
+        self.assertIn(f"as uid {nobody} gid {nogroup}", log)
+        # nobody cannot read the INBOX: the login is refused, not served as
+        # root, and the session ends (no second login as anyone else).
+        self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+        self.assertIn("cannot open mailbox", log)
+
+    def test_a_mailbox_owned_by_root_is_never_served(self):
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: secret of root\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        for d in (inbox, *(os.path.join(inbox, s) for s in ("new", "cur", "tmp"))):
+            os.chown(d, 0, 0)
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        self.assertTrue(c.closed())
+        log = self.stderr_of(c)
+        self.assertIn("refusing to serve mail as uid 0", log)
+
+    def test_uid_zero_in_the_passwd_file_is_refused(self):
+        with open(self.store.passwd, "a") as f:
+            f.write(f"{ALICE}:{{PLAIN}}pw:0:0::::\n")
+        self.store.inbox(ALICE)
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
+        self.assertIn("refusing to serve mail as uid 0", self.stderr_of(c))
+
+    def test_an_inbox_symlinked_elsewhere_is_judged_by_the_link_owner(self):
+        # bob's INBOX is a symlink (made by bob) to alice's: pop3d takes the
+        # link's owner (bob), so bob's session cannot act as alice.
+        bob_uid = 65534
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: alice's mail\n\nx\n")
+        alice_inbox = self.store.inbox(ALICE)
+        os.chmod(alice_inbox, 0o700)
+        bob_dir = os.path.join(self.store.personal, "example.org", "bob")
+        os.makedirs(bob_dir)
+        os.chown(bob_dir, bob_uid, 65534)
+        os.symlink(alice_inbox, os.path.join(bob_dir, "INBOX"))
+        os.lchown(os.path.join(bob_dir, "INBOX"), bob_uid, 65534)
+        with open(self.store.passwd, "a") as f:
+            f.write("bob@example.org:{PLAIN}pw::::::\n")
+        c = self.session()
+        c.cmd("USER bob@example.org")
+        reply = c.cmd("PASS pw")
+        self.assertFalse(reply.startswith("+OK"), reply)
+        self.assertIn(f"as uid {bob_uid}", self.stderr_of(c))
+
+    def test_unprivileged_pop3d_simply_runs_as_itself(self):
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        os.chown(self.store.passwd, self.uid, self.gid)
+        import socket
+        ours, theirs = socket.socketpair()
+        from harness import pop3d_args, Pop3Conn
+        proc = subprocess.Popen(pop3d_args(self.store), cwd=self.store.personal,
+                                stdin=theirs, stdout=theirs,
+                                stderr=subprocess.PIPE, user=self.uid,
+                                group=self.gid, extra_groups=[])
+        theirs.close()
+        c = Pop3Conn(ours, proc)
+        self.conns.append(c)
+        self.assertTrue(c.readline().startswith("+OK"))
+        c.login(ALICE, "pw")
+        self.assertEqual(proc_ids(proc.pid)[0], [self.uid] * 4)
+        self.assertTrue(c.cmd("STAT").startswith("+OK 1 "))
+        self.assertNotIn("as uid", self.stderr_of(c))
+
+
+if __name__ == "__main__":
+    unittest.main()
