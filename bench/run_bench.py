@@ -76,7 +76,9 @@ def spawn(cmd, cwd=None, env=None, log=None):
 def tcpserver(port, cmd, cwd, log, uid=True, env=None):
     user = pwd.getpwnam(USER_UID)
     ids = ["-u", str(user.pw_uid), "-g", str(user.pw_gid)] if uid else []
-    return spawn(["tcpserver", "-q", "-H", "-R", "-c", "100", *ids,
+    # -l 0: no DNS lookup of the local name per connection (tcpserver does
+    # one unless told; with a slow resolver it costs seconds).
+    return spawn(["tcpserver", "-q", "-H", "-R", "-l", "0", "-c", "100", *ids,
                   "127.0.0.1", str(port), *cmd], cwd=cwd, env=env, log=log)
 
 

@@ -34,4 +34,4 @@ pop3d demo: serving $inbox on 127.0.0.1:$port (Ctrl-C to stop)
   by hand:  nc -C 127.0.0.1 $port     (then USER demo@example.org, PASS demo, LIST, RETR 1, QUIT)
 MSG
 cd "$root/Personal"
-exec tcpserver -v -R -H -c 20 127.0.0.1 "$port" "$pop3d" --passwd ../passwd --trace
+exec tcpserver -v -R -H -l 0 -c 20 127.0.0.1 "$port" "$pop3d" --passwd ../passwd --trace

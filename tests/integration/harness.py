@@ -7,6 +7,7 @@ argument, or under tcpserver on a loopback port, and talks POP3 to it.
 Only loopback addresses are used; every wait is bounded.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,33 @@ import time
 POP3D = os.path.abspath(os.environ.get("POP3D") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin", "pop3d"))
 TIMEOUT = 20  # seconds for any single wait
+
+
+def client_view(data):
+    """The octets a client holds after un-stuffing a message: CRLF line ends
+    and a final CRLF (pop3d's documented normalisation; sizes count these)."""
+    if isinstance(data, str):
+        data = data.encode()
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    if out and not out.endswith(b"\r\n"):
+        out += b"\r\n"
+    return out
+
+
+def local_view(data):
+    """The same with Unix line ends, as clients that store mail locally do."""
+    return client_view(data).replace(b"\r\n", b"\n")
+
+
+def stop_process(proc):
+    """Terminates `proc` and waits for it, killing it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Mailstore:
@@ -188,12 +216,47 @@ def wait_for_port(port, host="127.0.0.1"):
     raise TimeoutError(f"nothing listening on {host}:{port}")
 
 
+class TracedTcpServer:
+    """pop3d --trace under tcpserver on 127.0.0.1, its log in a file, for
+    tests that check what real clients sent."""
+
+    def __init__(self, store, *extra, logpath=None):
+        self.port = free_port()
+        self.logpath = logpath or os.path.join(store.root, f"pop3d-{self.port}.log")
+        self.logf = open(self.logpath, "wb")
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "20", "127.0.0.1", str(self.port),
+               *pop3d_args(store, "--trace", *extra)]
+        self.proc = subprocess.Popen(cmd, cwd=store.personal, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        wait_for_port(self.port)
+        time.sleep(0.1)  # the probe connection's session ends
+
+    def trace(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def client_commands(self):
+        """Every line clients sent, in order, as --trace logged it (redacted)."""
+        return re.findall(r"\]: C: (.*)", self.trace())
+
+    def sessions(self):
+        """{pid: [trace lines]} for sessions that sent any command."""
+        out = {}
+        for pid, text in re.findall(r"pop3d\[(\d+)\]: (.*)", self.trace()):
+            out.setdefault(pid, []).append(text)
+        return {p: l for p, l in out.items() if any(x.startswith("C: ") for x in l)}
+
+    def stop(self):
+        stop_process(self.proc)
+        self.logf.close()
+
+
 class TcpServer:
     """pop3d under ucspi-tcp's tcpserver on a loopback port."""
 
     def __init__(self, store, *extra, host="127.0.0.1", rules=None):
         self.port = free_port()
-        cmd = ["tcpserver", "-q", "-R", "-H", "-c", "20"]
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "20"]
         if rules:
             cmd += ["-x", rules]
         cmd += [host, str(self.port), *pop3d_args(store, *extra)]

@@ -29,6 +29,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import client_view
 from harness import (Mailstore, Pop3Conn, POP3D, TIMEOUT, free_port,
                      require_tool, wait_for_port)
 
@@ -41,8 +42,7 @@ M1 = b"From: a@example.org\nSubject: one\n\nfirst\n.dotted\n"
 M2 = b"From: b@example.org\nSubject: two\n\nsecond\n"
 
 
-def crlf(data):
-    return data.replace(b"\n", b"\r\n")
+crlf = client_view  # what a client holds: CRLF line ends, final CRLF
 
 
 class Base(unittest.TestCase):

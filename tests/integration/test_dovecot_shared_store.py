@@ -18,6 +18,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import client_view
 from harness import Mailstore, Dovecot, spawn_stdio, tree_snapshot, TIMEOUT
 
 ALICE = "alice@example.org"
@@ -29,11 +30,7 @@ def message(token, body="body line\n.dotted line\n"):
             f"Message-ID: <{token}@example.org>\n\n{token}\n{body}").encode()
 
 
-def crlf(data):
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
+crlf = client_view  # what a client holds: CRLF line ends, final CRLF
 
 
 def subject_of(raw):

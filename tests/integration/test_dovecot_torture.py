@@ -26,6 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import client_view
 from harness import Mailstore, Dovecot, spawn_stdio, TIMEOUT
 
 ALICE = "alice@example.org"
@@ -38,11 +39,7 @@ MAX_IMAP_OPS = 3000
 MAX_DELIVERIES = 1000
 
 
-def crlf(data):
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
+crlf = client_view  # what a client holds: CRLF line ends, final CRLF
 
 
 def token_of(raw):

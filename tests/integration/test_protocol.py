@@ -9,6 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import client_view
 from harness import (Mailstore, TcpServer, spawn_fd, spawn_stdio, POP3D,
                      TIMEOUT)
 
@@ -18,12 +19,7 @@ M2 = b"From: b@example.org\r\nSubject: two\r\n\r\nsecond\r\nbody\r\nlines\r\n"
 M3 = b"Subject: three\n\nno final newline"
 
 
-def crlf(data):
-    """What a client holds: CRLF line ends, a final line end."""
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
+crlf = client_view  # what a client holds: CRLF line ends, final CRLF
 
 
 class Base(unittest.TestCase):

@@ -50,7 +50,8 @@ import unittest
 import poplib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Mailstore, pop3d_args, free_port, wait_for_port, TIMEOUT
+from harness import (Mailstore, TIMEOUT, TracedTcpServer, client_view, local_view,
+                     pop3d_args, free_port, wait_for_port)
 
 LOGIN = "alice@example.org"
 SECRET = "wonder land"  # a space: clients must quote it properly
@@ -140,18 +141,8 @@ MESSAGES = {
 UIDS = sorted(MESSAGES)
 
 
-def wire(data):
-    """The octets a client holds after un-stuffing: CRLF line ends and a
-    final CRLF (pop3d's documented normalisation, as test_protocol.crlf)."""
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
-
-
-def local(data):
-    """What a client storing mail with Unix line ends must store."""
-    return wire(data).replace(b"\r\n", b"\n")
+wire = client_view
+local = local_view
 
 
 WIRE = {uid: wire(m) for uid, m in MESSAGES.items()}
@@ -192,40 +183,6 @@ def require(program):
     return path
 
 
-class TracedTcpServer:
-    """pop3d --trace under tcpserver on 127.0.0.1; stderr (the trace) goes
-    to a file so a long session can never block on a full pipe."""
-
-    def __init__(self, store, logpath):
-        self.port = free_port()
-        self.logpath = logpath
-        self.log = open(logpath, "wb")
-        cmd = ["tcpserver", "-q", "-R", "-H", "-c", "20", "127.0.0.1",
-               str(self.port), *pop3d_args(store, "--trace")]
-        self.proc = subprocess.Popen(cmd, cwd=store.personal, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
-        wait_for_port(self.port)
-        time.sleep(0.1)  # the probe connection's session ends
-
-    def trace(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def client_commands(self):
-        """Every command line clients sent, in order (PASS is redacted)."""
-        return re.findall(r"\]: C: (.*)", self.trace())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 class RealClientTest(unittest.TestCase):
     maxDiff = None
 
@@ -241,7 +198,8 @@ class RealClientTest(unittest.TestCase):
         self.home = self.mkdir("home")
         self.chown(self.work)
         os.chmod(self.work, 0o700)
-        self.server = TracedTcpServer(self.store, os.path.join(self.store.root, "trace.log"))
+        self.server = TracedTcpServer(self.store,
+                                      logpath=os.path.join(self.store.root, "trace.log"))
         self.addCleanup(self.server.stop)
 
     def tearDown(self):

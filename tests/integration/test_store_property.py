@@ -14,16 +14,13 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import client_view
 from harness import Mailstore, spawn_stdio
 
 USER = "prop@example.org"
 
 
-def crlf(data):
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
+crlf = client_view  # what a client holds: CRLF line ends, final CRLF
 
 
 def random_message(rng):

@@ -42,8 +42,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Mailstore, Pop3Conn, TIMEOUT, pop3d_args, free_port,
-                     wait_for_port, require_tool)
+from harness import (Mailstore, Pop3Conn, TIMEOUT, TracedTcpServer, client_view,
+                     local_view, pop3d_args, free_port, wait_for_port, require_tool)
 
 LOGIN = "alice@example.org"      # {PLAIN} secret
 SECRET = "wonder land"           # a space: clients must quote it
@@ -86,17 +86,8 @@ MESSAGES = [
 ]
 
 
-def wire(data):
-    """What a client holds after un-stuffing: CRLF line ends, final CRLF."""
-    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    if out and not out.endswith(b"\r\n"):
-        out += b"\r\n"
-    return out
-
-
-def local(data):
-    """The same with Unix line ends (clients that store mail locally)."""
-    return wire(data).replace(b"\r\n", b"\n")
+wire = client_view
+local = local_view
 
 
 WIRE = [wire(m) for m in MESSAGES]
@@ -863,45 +854,15 @@ class TlsFailures(Base):
 # ---------------------------------------------------------------------------
 # Real clients.
 
-class TracedServer:
-    """pop3d --trace under tcpserver on 127.0.0.1, stderr to a file."""
+class TracedServer(TracedTcpServer):
+    """pop3d --trace under tcpserver on 127.0.0.1 (harness.TracedTcpServer)."""
 
     def __init__(self, store, *extra):
         require_tool("tcpserver", "ucspi-tcp")
-        self.port = free_port()
-        self.logpath = os.path.join(store.root, f"pop3d-{self.port}.log")
-        self.logf = open(self.logpath, "wb")
-        cmd = ["tcpserver", "-q", "-R", "-H", "-c", "20", "127.0.0.1", str(self.port),
-               *pop3d_args(store, "--trace", *extra)]
-        self.proc = subprocess.Popen(cmd, cwd=store.personal, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self.logf)
-        wait_for_port(self.port)
-        time.sleep(0.1)  # the probe connection's session ends
+        super().__init__(store, *extra)
 
-    def log(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def commands(self):
-        """Client lines in order, as --trace logged them (secrets redacted)."""
-        return re.findall(r"\]: C: (.*)", self.log())
-
-    def sessions(self):
-        """{pid: [trace lines]} for sessions that sent any command."""
-        out = {}
-        for pid, text in re.findall(r"pop3d\[(\d+)\]: (.*)", self.log()):
-            out.setdefault(pid, []).append(text)
-        return {p: l for p, l in out.items() if any(x.startswith("C: ") for x in l)}
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
+    log = TracedTcpServer.trace
+    commands = TracedTcpServer.client_commands
 
 
 def client_ids():
