@@ -54,7 +54,8 @@ SizeCache SizeCache::load(int dir_fd) {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<std::uint64_t>(st.st_size) > k_max_cache_bytes)
         return cache;
-    std::string content(static_cast<std::size_t>(st.st_size), '\0');
+    std::string& content = cache.content_;
+    content.assign(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;
     while (got < content.size()) {
         auto n = ::read(fd.get(), content.data() + got, content.size() - got);
@@ -65,6 +66,7 @@ SizeCache SizeCache::load(int dir_fd) {
     content.resize(got);
     std::string_view rest = content;
     if (rest.substr(0, k_header.size()) != k_header) return cache;
+    cache.loaded_.reserve(content.size() / 40);
     rest.remove_prefix(k_header.size());
     while (!rest.empty()) {
         auto eol = rest.find('\n');
@@ -78,25 +80,31 @@ SizeCache SizeCache::load(int dir_fd) {
         auto file_size = number(line.substr(s1 + 1, s2 - s1 - 1));
         auto wire_size = number(line.substr(s2 + 1));
         if (!cacheable(base) || !file_size || !wire_size) continue;
-        cache.loaded_.emplace(std::string(base), Entry{*file_size, *wire_size});
+        cache.loaded_.emplace(base, Entry{*file_size, *wire_size});
     }
     return cache;
 }
 
 std::optional<std::uint64_t> SizeCache::lookup(std::string_view base,
                                                std::uint64_t file_size) const {
-    auto it = loaded_.find(std::string(base));
+    auto it = loaded_.find(base);
     if (it == loaded_.end() || it->second.file_size != file_size) return std::nullopt;
     return it->second.wire_size;
 }
 
 void SizeCache::keep(std::string_view base, std::uint64_t file_size,
                      std::uint64_t wire_size) {
-    if (cacheable(base)) kept_.insert_or_assign(std::string(base), Entry{file_size, wire_size});
+    if (!cacheable(base)) return;
+    Entry entry{file_size, wire_size};
+    auto it = loaded_.find(base);
+    if (it == loaded_.end() || !(it->second == entry)) changed_ = true;
+    kept_.emplace_back(std::string(base), entry);
 }
 
 void SizeCache::save(int dir_fd) const {
-    if (kept_ == loaded_) return; // nothing new, nothing gone
+    // Base names are unique in a snapshot, so equal counts with nothing
+    // changed means the file already says exactly this.
+    if (!changed_ && kept_.size() == loaded_.size()) return;
     std::string out(k_header);
     out.reserve(k_header.size() + kept_.size() * 48);
     for (const auto& [base, entry] : kept_) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace pop3::shell {
 
@@ -36,14 +38,20 @@ public:
 
     [[nodiscard]] std::size_t loaded_entries() const { return loaded_.size(); }
 
+    SizeCache() = default;
+    SizeCache(SizeCache&&) = default; // views into content_ stay valid
+    SizeCache& operator=(SizeCache&&) = default;
+
 private:
     struct Entry {
         std::uint64_t file_size;
         std::uint64_t wire_size;
         bool operator==(const Entry&) const = default;
     };
-    std::unordered_map<std::string, Entry> loaded_;
-    std::unordered_map<std::string, Entry> kept_;
+    std::string content_; // the file as read; loaded_ keys point into it
+    std::unordered_map<std::string_view, Entry> loaded_;
+    std::vector<std::pair<std::string, Entry>> kept_;
+    bool changed_ = false; // a kept entry is new or differs from the file
 };
 
 } // namespace pop3::shell
