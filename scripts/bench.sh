@@ -26,6 +26,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/pop3d-bench.XXXXXX)
+# The servers run unprivileged (pop3test, Dovecot's auth user): they must
+# be able to reach DIR/passwd and DIR/store; mktemp -d makes DIR 0700.
+chmod 755 "$dir"
 peers=${BENCH_PEERS:-/tmp/bench-peers}
 export BENCH_PEERS="$peers" DEBIAN_FRONTEND=noninteractive
 
