@@ -62,8 +62,10 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
 
 void SessionRunner::trace_response(const core::Response& response) {
     if (!options_.trace) return;
-    auto wire = core::render(core::Response{response.ok, response.code,
-                                            response.text, false, {}});
+    core::Response status_only = response; // the status line, as sent
+    status_only.multiline = false;
+    status_only.body.clear();
+    auto wire = core::render(status_only);
     wire.resize(wire.size() - 2);
     if (response.multiline)
         wire += " (+" + std::to_string(response.body.size()) + " lines)";
@@ -107,42 +109,7 @@ void SessionRunner::execute(const core::Effect& effect) {
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();
             } else if constexpr (std::is_same_v<T, core::OpenMailbox>) {
-                auto login = e.user;
-                auto at = login.rfind('@');
-                std::string path = login.substr(at + 1) + "/" +
-                                   login.substr(0, at) + "/INBOX";
-                // Least privilege (issue 7, docs/design.md): as root, become
-                // the mail user before the mailbox is touched; never serve
-                // mail as root. Once dropped, no other login can be served,
-                // so any failure from here on ends the session.
-                auto who = become_mail_user(auth_.verified_entry(), path);
-                if (!who) {
-                    log_.line("refusing mailbox " + path + ": " + who.error());
-                    feed(core::Event{core::MailboxFailed{
-                        core::RespCode::sys_perm,
-                        "this mailbox cannot be served; ask the administrator"}});
-                    closing_ = true;
-                    return;
-                }
-                if (*who)
-                    log_.line("serving " + path + " as uid " +
-                              std::to_string((*who)->uid) + " gid " +
-                              std::to_string((*who)->gid));
-                auto box = Maildir::open(path);
-                if (!box) {
-                    log_.line("cannot open mailbox " + path + ": " +
-                              box.error().message());
-                    feed(core::Event{core::MailboxFailed{
-                        core::RespCode::sys_temp,
-                        "cannot open the mailbox now; try again later"}});
-                    if (*who) closing_ = true; // privileges are gone
-                    return;
-                }
-                maildir_ = std::make_unique<Maildir>(std::move(*box));
-                auto snapshot = maildir_->snapshot();
-                log_.line("mailbox " + path + ": " +
-                          std::to_string(snapshot->size()) + " message(s)");
-                feed(core::Event{core::MailboxOpened{std::move(snapshot)}});
+                open_mailbox(e.user);
             } else if constexpr (std::is_same_v<T, core::SendMessage>) {
                 send_message(e);
             } else if constexpr (std::is_same_v<T, core::Update>) {
@@ -159,6 +126,51 @@ void SessionRunner::execute(const core::Effect& effect) {
             }
         },
         effect);
+}
+
+// After authentication: become the mail user (when root), then take the
+// snapshot of domain/user/INBOX.
+void SessionRunner::open_mailbox(const std::string& login) {
+    auto at = login.rfind('@');
+    if (at == std::string::npos) { // never from the core; refuse, do not guess
+        feed(core::Event{core::MailboxFailed{core::RespCode::sys_perm,
+                                             "this mailbox cannot be served"}});
+        return;
+    }
+    std::string path = login.substr(at + 1) + "/" +
+                       login.substr(0, at) + "/INBOX";
+    // Least privilege (issue 7, docs/design.md): as root, become
+    // the mail user before the mailbox is touched; never serve
+    // mail as root. Once dropped, no other login can be served,
+    // so any failure from here on ends the session.
+    auto who = become_mail_user(auth_.verified_entry(), path);
+    if (!who) {
+        log_.line("refusing mailbox " + path + ": " + who.error());
+        feed(core::Event{core::MailboxFailed{
+            core::RespCode::sys_perm,
+            "this mailbox cannot be served; ask the administrator"}});
+        closing_ = true;
+        return;
+    }
+    if (*who)
+        log_.line("serving " + path + " as uid " +
+                  std::to_string((*who)->uid) + " gid " +
+                  std::to_string((*who)->gid));
+    auto box = Maildir::open(path);
+    if (!box) {
+        log_.line("cannot open mailbox " + path + ": " +
+                  box.error().message());
+        feed(core::Event{core::MailboxFailed{
+            core::RespCode::sys_temp,
+            "cannot open the mailbox now; try again later"}});
+        if (*who) closing_ = true; // privileges are gone
+        return;
+    }
+    maildir_ = std::make_unique<Maildir>(std::move(*box));
+    auto snapshot = maildir_->snapshot();
+    log_.line("mailbox " + path + ": " +
+              std::to_string(snapshot->size()) + " message(s)");
+    feed(core::Event{core::MailboxOpened{std::move(snapshot)}});
 }
 
 void SessionRunner::send_message(const core::SendMessage& send) {

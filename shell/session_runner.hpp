@@ -31,6 +31,7 @@ public:
 private:
     void feed(const pop3::core::Input& input);
     void execute(const pop3::core::Effect& effect);
+    void open_mailbox(const std::string& login);
     void send_message(const pop3::core::SendMessage& send);
     void before_command();
     void trace_response(const pop3::core::Response& response);
