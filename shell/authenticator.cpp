@@ -13,6 +13,12 @@
 
 namespace pop3::shell {
 
+namespace {
+// Longer than a lookup plus two PBKDF2 derivations (~4 ms here), so the
+// floor, not the work, sets the time.
+constexpr auto k_scram_lookup_floor = std::chrono::milliseconds(25);
+} // namespace
+
 using pop3::core::AuthResult;
 
 template <class Verify>
@@ -81,26 +87,33 @@ const std::string& Authenticator::salt_key() {
 
 pop3::core::ScramCredentials
 Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view user) {
+    // Every path costs the same: one decoy derivation always runs (a stored
+    // SCRAM secret needs none, a plaintext one needs one more), and the
+    // answer is held back to a fixed floor, so the time to server-first
+    // does not tell unknown users, stored-SCRAM and plaintext users apart.
+    auto started = std::chrono::steady_clock::now();
     scram_entry_.reset();
     scram_user_ = std::string(user.substr(0, 100));
     auto login = pop3::core::parse_login(user, options_.default_domain);
     // Salts are keyed by the canonical login, so spellings of one name get
     // one salt, known or not (no account enumeration through the salt).
     auto canonical = login ? login->full() : pop3::core::ascii_lower(user);
+    auto keys = scram_decoy(mechanism, canonical, salt_key()); // fails at the proof
     if (login) {
         auto entry = find_user(options_.passwd_file, canonical,
                                [this](std::string_view w) { log_.line(w); });
         if (entry && *entry) {
             (*entry)->user = canonical;
-            if (auto keys = scram_credentials(mechanism, **entry, salt_key())) {
-                keys->user = canonical;
+            if (auto real = scram_credentials(mechanism, **entry, salt_key())) {
+                real->user = canonical;
                 scram_entry_ = std::move(**entry);
                 scram_entry_->secret.clear();
-                return std::move(*keys);
+                keys = std::move(*real);
             }
         }
     }
-    return scram_decoy(mechanism, canonical, salt_key()); // fails at the proof
+    std::this_thread::sleep_until(started + k_scram_lookup_floor);
+    return keys;
 }
 
 pop3::core::ScramVerdict

@@ -151,7 +151,9 @@ struct DirCloser {
 template <class Visit>
 std::error_code for_each_message_file(int dir, const char* sub,
                                       Visit&& visit) {
-    const int fd = ::openat(dir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    // O_NOFOLLOW: a symlinked new/ or cur/ could point the session at
+    // files outside the mailbox; such a mailbox is refused (ELOOP).
+    const int fd = ::openat(dir, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         return errno == ENOENT ? std::error_code{} : last_error();
     }

@@ -54,6 +54,15 @@ bool running_as_root() { return ::geteuid() == 0; }
 tl::expected<void, std::string> become(MailIdentity who) {
     if (who.uid == 0)
         return tl::unexpected(std::string("refusing to serve mail as uid 0"));
+    // Root's group opens root-group files (a mailbox created by root and
+    // chowned to the user keeps group 0); (id_t)-1 means "unchanged" to
+    // setres[ug]id and would leave root in place.
+    if (who.gid == 0)
+        return tl::unexpected(std::string("refusing to serve mail as gid 0 (root's group); "
+                                          "give the mailbox a non-root group or set the "
+                                          "passwd-file gid"));
+    if (who.uid == static_cast<uid_t>(-1) || who.gid == static_cast<gid_t>(-1))
+        return tl::unexpected(std::string("refusing uid or gid 4294967295"));
     if (::setgroups(0, nullptr) != 0) return tl::unexpected(errno_text("setgroups"));
     if (::setresgid(who.gid, who.gid, who.gid) != 0)
         return tl::unexpected(errno_text("setresgid"));

@@ -220,8 +220,9 @@ void SessionRunner::start_tls() {
         feed(core::Event{core::TlsFailed{"connection lost"}});
         return;
     }
-    auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
-                                      static_cast<int>(options_.timeout_seconds) * 1000);
+    auto session = TlsSession::accept(
+        *tls_, transport_.in_fd(), transport_.out_fd(),
+        transport_.budget(static_cast<int>(options_.timeout_seconds) * 1000));
     if (!session) {
         log_.line("STLS failed: TLS handshake " + session.error());
         feed(core::Event{core::TlsFailed{session.error()}});
@@ -270,7 +271,7 @@ int SessionRunner::run() {
                                 std::chrono::seconds(options_.session_limit_seconds));
     if (options_.tls_implicit && tls_ != nullptr) {
         auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
-                                          timeout_ms);
+                                          transport_.budget(timeout_ms));
         if (!session) {
             log_.line("TLS handshake failed: " + session.error());
             log_.line("session end (TLS handshake failed): retrieved 0 (0 octets), deleted 0");

@@ -39,6 +39,8 @@ public:
     void set_deadline(std::chrono::steady_clock::time_point deadline) {
         deadline_ = deadline;
     }
+    // `ms`, cut to what is left before the session deadline.
+    [[nodiscard]] int budget(int ms) const { return capped(ms); }
     // True once the session deadline has passed.
     [[nodiscard]] bool past_deadline() const;
     [[nodiscard]] std::uint64_t bytes_sent() const { return sent_; }

@@ -232,8 +232,17 @@ std::string redacted_line(std::string_view line) {
         ++start;
     auto word = line.substr(start, 4);
     std::string out;
+    // A line of base64 alone is most likely SASL credentials sent early
+    // (pipelined after an AUTH that was refused): never log it.
+    bool base64_only = line.size() >= 4 &&
+        std::all_of(line.begin(), line.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                   (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
+        });
     if (ascii_iequals(word, "PASS") || ascii_iequals(word, "APOP") || ascii_iequals(word, "AUTH"))
         out = std::string(word) + " ********";
+    else if (base64_only)
+        out = "(base64 line, redacted)";
     else
         out = std::string(line.substr(0, 120));
     for (auto& c : out) {

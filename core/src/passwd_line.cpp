@@ -3,6 +3,8 @@
 // field after the password is optional and may be empty.
 #include "pop3/core/passwd_line.hpp"
 
+#include <cstdint>
+
 #include <charconv>
 #include <cstddef>
 #include <system_error>
@@ -62,6 +64,10 @@ parse_id(std::string_view field, std::string_view name)
     if (ec != std::errc{} || end != field.data() + field.size())
         return tl::make_unexpected(std::string(name) +
                                    " field is not a decimal number");
+    // 4294967295 is (uid_t)-1: "leave unchanged" to setresuid(2).
+    if (value == UINT32_MAX)
+        return tl::make_unexpected(std::string(name) +
+                                   " field is 4294967295, which is not a valid id");
     return std::optional<std::uint32_t>{value};
 }
 

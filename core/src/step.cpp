@@ -504,9 +504,11 @@ Step on_input(SaslAuthenticating state, const Input& input, const Config& config
         return login_failed(std::move(state.previous),
                             err("SASL response too long"), config);
     if (const auto* line = std::get_if<FramedLine>(&input)) {
+        // A cancel counts as a failed attempt, so that repeated AUTH + "*"
+        // cannot probe names (e.g. by timing) without limit.
         if (line->text == "*")
-            return respond(std::move(state.previous),
-                           err("authentication cancelled"));
+            return login_failed(std::move(state.previous),
+                                err("authentication cancelled"), config);
         auto decoded = base64_decode(line->text);
         if (!decoded)
             return login_failed(std::move(state.previous),

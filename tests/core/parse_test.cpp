@@ -106,4 +106,5 @@ TEST_CASE("trace lines never show PASS or APOP secrets", "[parse]") {
     CHECK(redacted_line("passhunter4") == "pass ********");
     CHECK(redacted_line("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == "AUTH PLAIN ********");
     CHECK(redacted_line("\x01\x02" "APOP u x") == "APOP ********");
+    CHECK(redacted_line("AHBsYWluQGV4YW1wbGUub3JnAHB3") == "(base64 line, redacted)");
 }

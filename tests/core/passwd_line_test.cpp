@@ -114,11 +114,15 @@ TEST_CASE("A trailing carriage return is not part of the last field",
     CHECK(entry_of("u@d:{PLAIN}x:1:2:g:/home/u\r").home == "/home/u");
 }
 
-TEST_CASE("The largest 32-bit uid and gid are accepted", "[passwd_line]")
+TEST_CASE("Ids up to 4294967294 are accepted; 4294967295 ((uid_t)-1) is not",
+          "[passwd_line]")
 {
-    const auto e = entry_of("u@d:{PLAIN}x:4294967295:0");
-    CHECK(e.uid == 4294967295u);
+    const auto e = entry_of("u@d:{PLAIN}x:4294967294:0");
+    CHECK(e.uid == 4294967294u);
     CHECK(e.gid == 0u);
+    const auto bad = parse_passwd_line("u@d:{PLAIN}x:4294967295:1");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error() == "uid field is 4294967295, which is not a valid id");
 }
 
 TEST_CASE("A line without a colon is an error", "[passwd_line]")

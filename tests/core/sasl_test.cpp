@@ -187,10 +187,10 @@ TEST_CASE("AUTH exchanges run through the session with continuations", "[step][s
 
 TEST_CASE("AUTH errors: cancel, broken base64, unknown mechanism, overlong", "[step][sasl]") {
     SessionDriver d;
-    d.config.max_auth_failures = 5;
+    d.config.max_auth_failures = 7;
     d.event(Connected{"", false, "seed"});
     d.line("AUTH LOGIN");
-    CHECK(d.line("*") == "-ERR authentication cancelled\r\n");
+    CHECK(d.line("*") == "-ERR authentication cancelled\r\n"); // one failure
     d.line("AUTH LOGIN");
     CHECK(d.line("not base64!") == "-ERR malformed base64 in the SASL response\r\n");
     CHECK(d.line("AUTH PLAIN %%%") == "-ERR malformed base64 in the initial response\r\n");
@@ -200,6 +200,11 @@ TEST_CASE("AUTH errors: cancel, broken base64, unknown mechanism, overlong", "[s
     CHECK(state_name(d.state) == "AUTHORIZATION");
     CHECK(d.line("AUTH PLAIN =").rfind("-ERR", 0) == 0); // empty: no user
     CHECK(d.line("USER a@b") == "+OK send PASS for a@b\r\n");
+    d.line("AUTH LOGIN"); // the 6th failure; the 7th ends the session
+    d.line("*");
+    d.line("AUTH LOGIN");
+    CHECK_THAT(d.line("*"), Catch::Contains("too many failures, closing"));
+    CHECK(d.closed());
 }
 
 TEST_CASE("each AUTH attempt gets a fresh nonce", "[step][sasl]") {

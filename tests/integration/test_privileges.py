@@ -115,6 +115,35 @@ class Privileges(unittest.TestCase):
         self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
         self.assertIn("refusing to serve mail as uid 0", self.stderr_of(c))
 
+    def test_root_group_is_never_used(self):
+        # A mailbox made by root and chowned to the user keeps group root:
+        # serving it as gid 0 would open root-group files; it is refused.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        uid = os.stat(inbox).st_uid
+        os.chown(inbox, uid, 0)
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
+        self.assertIn("refusing to serve mail as gid 0", self.stderr_of(c))
+
+    def test_symlinked_cur_is_not_followed(self):
+        # cur/ pointing outside the mailbox must not expose what it points to.
+        self.store.add_user(ALICE, "pw")
+        inbox = self.store.inbox(ALICE)
+        outside = os.path.join(self.store.root, "outside")
+        os.mkdir(outside)
+        with open(os.path.join(outside, "1600000000.M9.h"), "w") as f:
+            f.write("Subject: not yours\n\nsecret\n")
+        os.rmdir(os.path.join(inbox, "cur"))
+        os.symlink(outside, os.path.join(inbox, "cur"))
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR"), reply)
+        self.assertIn("cannot open mailbox", self.stderr_of(c))
+
     def test_an_inbox_symlinked_elsewhere_is_judged_by_the_link_owner(self):
         # bob's INBOX is a symlink (made by bob) to alice's: pop3d takes the
         # link's owner (bob), so bob's session cannot act as alice.
