@@ -35,24 +35,23 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
     auto login = pop3::core::parse_login(user, options_.default_domain);
     if (!login) return fail("invalid user name: " + login.error());
     auto name = login->full();
-    auto entry = find_user(options_.passwd_file, name, [this](std::string_view w) {
-        log_.line(w);
-    });
-    if (!entry) {
+    auto file = passwd();
+    if (!file) {
         log_.line("cannot read passwd-file " + options_.passwd_file + ": " +
-                  entry.error().message());
+                  file.error().message());
         return AuthResult{AuthResult::Outcome::unavailable, ""};
     }
-    if (!*entry) return fail("unknown user");
-    switch (verify(**entry)) {
+    auto entry = (*file)->find(name, [this](std::string_view w) { log_.line(w); });
+    if (!entry) return fail("unknown user");
+    switch (verify(*entry)) {
     case Verdict::match:
         log_.line("login " + name + " (" + std::string(method) + ")");
-        verified_ = **entry; // kept for the privilege drop (issue 7)
+        verified_ = *entry; // kept for the privilege drop (issue 7)
         verified_->secret.clear();
         return AuthResult{AuthResult::Outcome::accepted, name};
     case Verdict::mismatch: return fail("wrong password");
     case Verdict::unsupported:
-        return fail("password scheme {" + (*entry)->scheme +
+        return fail("password scheme {" + entry->scheme +
                     "} cannot be used with " + std::string(method));
     }
     return fail("internal error");
@@ -76,11 +75,20 @@ AuthResult Authenticator::check_cram(std::string_view user,
     });
 }
 
+tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() {
+    if (!passwd_) {
+        auto file = PasswdFile::read(options_.passwd_file);
+        if (!file) return tl::unexpected(file.error());
+        passwd_ = std::move(*file);
+    }
+    return &*passwd_;
+}
+
 const std::string& Authenticator::salt_key() {
     if (salt_key_.empty()) {
-        auto digest = content_digest(options_.passwd_file);
+        auto file = passwd();
         // Unreadable file: logins fail anyway; any fixed key keeps going.
-        salt_key_ = digest ? *digest : std::string("pop3d: passwd-file unreadable");
+        salt_key_ = file ? (*file)->digest() : std::string("pop3d: passwd-file unreadable");
     }
     return salt_key_;
 }
@@ -100,13 +108,15 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     auto canonical = login ? login->full() : pop3::core::ascii_lower(user);
     auto keys = scram_decoy(mechanism, canonical, salt_key()); // fails at the proof
     if (login) {
-        auto entry = find_user(options_.passwd_file, canonical,
-                               [this](std::string_view w) { log_.line(w); });
-        if (entry && *entry) {
-            (*entry)->user = canonical;
-            if (auto real = scram_credentials(mechanism, **entry, salt_key())) {
+        auto file = passwd();
+        auto entry = file ? (*file)->find(canonical,
+                                          [this](std::string_view w) { log_.line(w); })
+                          : std::nullopt;
+        if (entry) {
+            entry->user = canonical;
+            if (auto real = scram_credentials(mechanism, *entry, salt_key())) {
                 real->user = canonical;
-                scram_entry_ = std::move(**entry);
+                scram_entry_ = std::move(*entry);
                 scram_entry_->secret.clear();
                 keys = std::move(*real);
             }

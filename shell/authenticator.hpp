@@ -7,6 +7,7 @@
 
 #include "log.hpp"
 #include "options.hpp"
+#include "passwd_file.hpp"
 #include "pop3/core/effect.hpp"
 #include "pop3/core/passwd_line.hpp"
 
@@ -14,8 +15,12 @@ namespace pop3::shell {
 
 class Authenticator {
 public:
-    Authenticator(const Options& options, const Log& log, std::string apop_banner)
-        : options_(options), log_(log), banner_(std::move(apop_banner)) {}
+    // `passwd` is the session's read of the passwd-file, if it succeeded at
+    // start-up; otherwise each login attempt tries to read it again.
+    Authenticator(const Options& options, const Log& log, std::string apop_banner,
+                  std::optional<PasswdFile> passwd)
+        : options_(options), log_(log), banner_(std::move(apop_banner)),
+          passwd_(std::move(passwd)) {}
 
     // RFC 1939 section 7 USER/PASS. Failures (unknown user, wrong password,
     // invalid name) all answer `rejected` after the same total delay.
@@ -57,6 +62,9 @@ private:
     std::string scram_user_;                             // as given, for logs
     std::string salt_key_; // SCRAM salt key, from the passwd-file digest
     [[nodiscard]] const std::string& salt_key();
+    std::optional<PasswdFile> passwd_;
+    // The passwd-file, read now if start-up could not; the error otherwise.
+    [[nodiscard]] tl::expected<const PasswdFile*, std::error_code> passwd();
 };
 
 } // namespace pop3::shell

@@ -15,7 +15,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "passwd_file.hpp"
-#include "password_check.hpp"
+#include "pop3/core/ascii.hpp"
 #include "session_runner.hpp"
 #include "tls.hpp"
 #include "transport.hpp"
@@ -81,18 +81,17 @@ struct SecretKinds {
     bool scram_sha256 = false;
 };
 
-SecretKinds secret_kinds(const Options& options, const Log& log) {
+SecretKinds secret_kinds(const PasswdFile* passwd) {
     SecretKinds kinds;
-    auto scanned = any_entry(options.passwd_file, [&](const pop3::core::PasswdEntry& e) {
-        kinds.plaintext = kinds.plaintext || plaintext_secret(e).has_value();
-        kinds.cram_md5 = kinds.cram_md5 || e.scheme == "CRAM-MD5";
-        kinds.scram_sha1 = kinds.scram_sha1 || e.scheme == "SCRAM-SHA-1";
-        kinds.scram_sha256 = kinds.scram_sha256 || e.scheme == "SCRAM-SHA-256";
-        return false; // look at every entry
+    if (passwd == nullptr) return kinds; // unreadable: offer nothing extra
+    passwd->for_each_scheme([&](std::string_view scheme) {
+        auto name = pop3::core::ascii_lower(scheme.substr(0, scheme.find('.')));
+        kinds.plaintext = kinds.plaintext || name == "plain" || name == "clear" ||
+                          name == "cleartext";
+        kinds.cram_md5 = kinds.cram_md5 || name == "cram-md5";
+        kinds.scram_sha1 = kinds.scram_sha1 || name == "scram-sha-1";
+        kinds.scram_sha256 = kinds.scram_sha256 || name == "scram-sha-256";
     });
-    if (!scanned)
-        log.line("cannot read passwd-file " + options.passwd_file + ": " +
-                 scanned.error().message());
     return kinds;
 }
 
@@ -163,10 +162,20 @@ int main(int argc, char** argv) {
     install_signals();
     log.line("session start from " + peer_address(in_fd));
     Transport transport(in_fd, out_fd);
-    auto kinds = secret_kinds(*options, log);
+    // The session's one read of the passwd-file: what the greeting offers,
+    // the logins and the SCRAM salt key all come from it.
+    std::optional<PasswdFile> passwd;
+    if (auto file = PasswdFile::read(options->passwd_file)) {
+        passwd = std::move(*file);
+    } else {
+        log.line("cannot read passwd-file " + options->passwd_file + ": " +
+                 file.error().message());
+    }
+    auto kinds = secret_kinds(passwd ? &*passwd : nullptr);
     SessionRunner runner(*options, log, transport,
                          offer_apop(*options, kinds) ? apop_banner() : std::string(),
-                         tls ? &*tls : nullptr, offered_sasl(*options, kinds));
+                         tls ? &*tls : nullptr, offered_sasl(*options, kinds),
+                         std::move(passwd));
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

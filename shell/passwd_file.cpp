@@ -8,8 +8,6 @@
 #include <cerrno>
 #include <cstddef>
 
-#include <openssl/crypto.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,15 +57,6 @@ tl::expected<std::string, std::error_code> read_file(const std::string& path)
     return content;
 }
 
-// Wipes the file's text (it holds every secret) when the lookup is done.
-struct WipeOnExit {
-    explicit WipeOnExit(std::string& wiped) : text(wiped) {}
-    WipeOnExit(const WipeOnExit&) = delete;
-    WipeOnExit& operator=(const WipeOnExit&) = delete;
-    ~WipeOnExit() { OPENSSL_cleanse(text.data(), text.size()); }
-    std::string& text;
-};
-
 bool equal_ignoring_ascii_case(std::string_view a, std::string_view b)
 {
     if (a.size() != b.size())
@@ -99,21 +88,23 @@ bool same_user(std::string_view field, std::string_view user)
 
 } // namespace
 
-namespace {
+PasswdFile::~PasswdFile() { OPENSSL_cleanse(content_.data(), content_.size()); }
 
-// Reads the file once and hands each valid entry to `visit` until it returns
-// true; malformed lines are reported through `warn` and skipped.
-template <class Visit>
-tl::expected<void, std::error_code>
-scan_entries(const std::string& path,
-             const std::function<void(std::string_view)>& warn, Visit visit)
+tl::expected<PasswdFile, std::error_code> PasswdFile::read(std::string path)
 {
     auto content = read_file(path);
     if (!content)
         return tl::make_unexpected(content.error());
-    const WipeOnExit wipe{*content};
+    PasswdFile file;
+    file.path_ = std::move(path);
+    file.content_ = std::move(*content); // moves the buffer: no stray copy
+    return file;
+}
 
-    std::string_view rest = *content;
+template <class Visit>
+void PasswdFile::for_each_line(Visit visit) const
+{
+    std::string_view rest = content_;
     std::size_t line_number = 0;
     while (!rest.empty()) {
         ++line_number;
@@ -121,64 +112,72 @@ scan_entries(const std::string& path,
         const auto line = rest.substr(0, newline);
         rest.remove_prefix(newline == std::string_view::npos ? rest.size()
                                                              : newline + 1);
+        if (visit(line, line_number))
+            return;
+    }
+}
+
+std::optional<pop3::core::PasswdEntry>
+PasswdFile::find(std::string_view user,
+                 const std::function<void(std::string_view)>& warn) const
+{
+    std::optional<pop3::core::PasswdEntry> found;
+    for_each_line([&](std::string_view line, std::size_t line_number) {
         auto parsed = pop3::core::parse_passwd_line(line);
         if (!parsed) {
             if (warn)
-                warn("passwd-file " + path + " line " +
+                warn("passwd-file " + path_ + " line " +
                      std::to_string(line_number) + ": " + parsed.error());
-            continue;
+            return false;
         }
-        if (*parsed && visit(std::move(**parsed)))
-            break;
-    }
-    return {};
+        if (!*parsed || !same_user((*parsed)->user, user))
+            return false;
+        found = std::move(**parsed);
+        return true;
+    });
+    return found;
 }
 
-} // namespace
+void PasswdFile::for_each_scheme(
+    const std::function<void(std::string_view)>& visit) const
+{
+    // Only the scheme field is looked at and no entry is built: this runs
+    // before every greeting, so it must cost little more than the read.
+    for_each_line([&](std::string_view line, std::size_t) {
+        const auto colon = line.find(':');
+        if (line.empty() || line[0] == '#' || colon == std::string_view::npos)
+            return false;
+        const auto secret = line.substr(colon + 1);
+        if (secret.empty() || secret[0] != '{') {
+            visit("CRYPT"); // Dovecot's default scheme for passwd-files
+            return false;
+        }
+        const auto close = secret.find('}');
+        if (close != std::string_view::npos)
+            visit(secret.substr(1, close - 1));
+        return false;
+    });
+}
+
+std::string PasswdFile::digest() const
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(content_.data(), content_.size(), digest, &size, EVP_sha256(),
+               nullptr);
+    std::string out(reinterpret_cast<char*>(digest), size);
+    OPENSSL_cleanse(digest, sizeof digest);
+    return out;
+}
 
 tl::expected<std::optional<pop3::core::PasswdEntry>, std::error_code>
 find_user(const std::string& path, std::string_view user,
           const std::function<void(std::string_view)>& warn)
 {
-    std::optional<pop3::core::PasswdEntry> found;
-    auto scanned = scan_entries(path, warn, [&](pop3::core::PasswdEntry e) {
-        if (!same_user(e.user, user))
-            return false;
-        found = std::move(e);
-        return true;
-    });
-    if (!scanned)
-        return tl::make_unexpected(scanned.error());
-    return found;
-}
-
-tl::expected<bool, std::error_code>
-any_entry(const std::string& path,
-          const std::function<bool(const pop3::core::PasswdEntry&)>& predicate)
-{
-    bool any = false;
-    auto scanned = scan_entries(path, {}, [&](const pop3::core::PasswdEntry& e) {
-        any = predicate(e);
-        return any;
-    });
-    if (!scanned)
-        return tl::make_unexpected(scanned.error());
-    return any;
-}
-
-tl::expected<std::string, std::error_code>
-content_digest(const std::string& path)
-{
-    auto content = read_file(path);
-    if (!content)
-        return tl::make_unexpected(content.error());
-    const WipeOnExit wipe{*content};
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(content->data(), content->size(), digest, &size, EVP_sha256(), nullptr);
-    std::string out(reinterpret_cast<char*>(digest), size);
-    OPENSSL_cleanse(digest, sizeof digest);
-    return out;
+    auto file = PasswdFile::read(path);
+    if (!file)
+        return tl::make_unexpected(file.error());
+    return file->find(user, warn);
 }
 
 } // namespace pop3::shell

@@ -1,5 +1,5 @@
-// Looking up one user in a Dovecot-format passwd-file, read afresh at each
-// login so that edits (shared with the IMAP server) apply without a restart.
+// Looking up users in a Dovecot-format passwd-file, read afresh by every
+// session so that edits (shared with the IMAP server) apply without a restart.
 #pragma once
 #include <functional>
 #include <optional>
@@ -27,15 +27,36 @@ inline constexpr std::size_t k_max_passwd_file_size = 64u * 1024u * 1024u;
 find_user(const std::string& path, std::string_view user,
           const std::function<void(std::string_view)>& warn);
 
-// True when some valid entry satisfies `predicate` (malformed lines are
-// skipped silently; find_user reports them at login).
-[[nodiscard]] tl::expected<bool, std::error_code>
-any_entry(const std::string& path,
-          const std::function<bool(const pop3::core::PasswdEntry&)>& predicate);
+// The passwd-file as read once for a session (pop3d serves one session
+// per process): what the greeting offers, every login attempt and the SCRAM
+// salt key all use this one read. Its text is wiped on destruction.
+class PasswdFile {
+public:
+    [[nodiscard]] static tl::expected<PasswdFile, std::error_code>
+    read(std::string path);
+    PasswdFile(PasswdFile&&) noexcept = default;
+    PasswdFile& operator=(PasswdFile&&) noexcept = default;
+    PasswdFile(const PasswdFile&) = delete;
+    PasswdFile& operator=(const PasswdFile&) = delete;
+    ~PasswdFile();
 
-// SHA-256 of the whole file: a server-side secret for keying SCRAM salts
-// (the file holds every password, so outsiders cannot know its digest).
-[[nodiscard]] tl::expected<std::string, std::error_code>
-content_digest(const std::string& path);
+    // As find_user, on the text already read.
+    [[nodiscard]] std::optional<pop3::core::PasswdEntry>
+    find(std::string_view user,
+         const std::function<void(std::string_view)>& warn) const;
+    // The scheme of every entry ("PLAIN", "SHA512-CRYPT", ...; "CRYPT" when
+    // none is given), as written, without parsing the rest of the line.
+    void for_each_scheme(const std::function<void(std::string_view)>& visit) const;
+    // SHA-256 of the whole file: a server-side secret for keying SCRAM
+    // salts (the file holds every password; outsiders cannot know it).
+    [[nodiscard]] std::string digest() const;
+    [[nodiscard]] const std::string& path() const { return path_; }
+
+private:
+    PasswdFile() = default;
+    template <class Visit> void for_each_line(Visit visit) const;
+    std::string path_;
+    std::string content_;
+};
 
 } // namespace pop3::shell

@@ -24,7 +24,8 @@ public:
     // `tls` is the loaded certificate, or null when none is configured.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
                   std::string apop_banner, const TlsContext* tls,
-                  std::vector<pop3::core::Mechanism> sasl);
+                  std::vector<pop3::core::Mechanism> sasl,
+                  std::optional<PasswdFile> passwd);
     // Runs the whole session; returns the process exit status.
     int run();
 
