@@ -74,7 +74,7 @@ public:
     // following renames, and nothing else.
     [[nodiscard]] RemoveCounts remove(const std::vector<std::size_t>& indices);
 
-    // The current name relative to the INBOX ("cur/xxx:2,S"), or "" once the
+    // The current name relative to the INBOX (e.g. "cur/<name>:2,S"), or "" once the
     // message is gone or removed. For logs and tests.
     [[nodiscard]] const std::string& path_of(std::size_t index) const;
 

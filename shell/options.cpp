@@ -4,18 +4,13 @@
 #include <charconv>
 
 #include "options.hpp"
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/sasl.hpp"
 
 namespace pop3::shell {
 namespace {
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-    });
-    return out;
-}
+using pop3::core::ascii_iequals;
 
 tl::expected<unsigned, std::string> number(std::string_view name,
                                            std::string_view text,
@@ -95,14 +90,18 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             return std::nullopt;
         };
         std::optional<std::string> error;
-        std::string slash = arg.size() > 1 && arg[0] == '/' ? upper(arg) : "";
-        if (slash == "/?" || arg == "--help" || arg == "-h" || arg == "-?") {
+        // The original's slash options compare case-insensitively.
+        const bool slashed = arg.size() > 1 && arg[0] == '/';
+        auto slash_is = [&](std::string_view name) {
+            return slashed && ascii_iequals(arg, name);
+        };
+        if (slash_is("/?") || arg == "--help" || arg == "-h" || arg == "-?") {
             o.help = true;
             return o; // "/?" means usage and nothing else
         } else if (arg == "--version") {
             o.version = true;
-        } else if (slash == "/ACCESSLEVEL" || arg == "--access-level") {
-            error = set_number(slash.empty() ? "--access-level" : "/ACCESSLEVEL",
+        } else if (slash_is("/ACCESSLEVEL") || arg == "--access-level") {
+            error = set_number(slashed ? "/ACCESSLEVEL" : "--access-level",
                                o.access_level, 0, 1'000'000);
             level_given = true;
         } else if (arg == "--passwd") {
@@ -137,12 +136,12 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             while (true) {
                 auto comma = list.find(',');
                 auto name = list.substr(0, comma);
-                if (!pop3::core::mechanism_from_name(name) && upper(name) != "NONE")
+                if (!pop3::core::mechanism_from_name(name) && !ascii_iequals(name, "NONE"))
                     return tl::unexpected("--sasl: unknown mechanism \"" +
                                           std::string(name) +
                                           "\"; known: PLAIN, LOGIN, CRAM-MD5, "
                                           "SCRAM-SHA-1, SCRAM-SHA-256, NONE");
-                o.sasl.push_back(upper(name));
+                o.sasl.emplace_back(name); // NONE matches no mechanism
                 if (comma == std::string_view::npos) break;
                 list.remove_prefix(comma + 1);
             }

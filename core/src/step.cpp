@@ -337,18 +337,40 @@ Step on_event(Authenticating state, const Event& event, const Config& config) {
 }
 
 // --- TRANSACTION -----------------------------------------------------------
+// One scan listing line, "n size" (LIST) or "n unique-id" (UIDL), as both
+// the single-message and the multi-line forms send it (RFC 1939 section 5).
+std::string listing_line(const MailboxView& box, std::size_t index, bool uidl) {
+    return std::to_string(index + 1) + ' ' +
+           (uidl ? box.info(index).uidl : std::to_string(box.info(index).size));
+}
+
 Response listing(const MailboxView& box, bool uidl) {
     Response r = ok(uidl ? "unique-id listing follows"
                          : maildrop_summary(box));
     r.multiline = true;
     r.body.reserve(box.visible_count());
-    for (std::size_t i = 0; i < box.size(); ++i) {
-        if (!box.visible(i)) continue;
-        r.body.push_back(std::to_string(i + 1) + ' ' +
-                         (uidl ? box.info(i).uidl
-                               : std::to_string(box.info(i).size)));
-    }
+    for (std::size_t i = 0; i < box.size(); ++i)
+        if (box.visible(i)) r.body.push_back(listing_line(box, i, uidl));
     return r;
+}
+
+// LIST [msg] and UIDL [msg]: the same command shape with another column.
+template <class Scan>
+Step scan_listing(Transaction state, const Scan& c, bool uidl) {
+    const auto& box = state.mailbox;
+    // Each response is built before `state` is moved: argument evaluation
+    // order is unspecified (clang moves first; found by fuzz_session).
+    if (!c.msg) {
+        auto r = listing(box, uidl);
+        return good(std::move(state), std::move(r));
+    }
+    auto index = locate(box, *c.msg);
+    if (!index) { // a missing message is refused, not a bad command
+        auto r = err(index.error());
+        return respond(std::move(state), std::move(r));
+    }
+    auto r = ok(listing_line(box, *index, uidl));
+    return good(std::move(state), std::move(r));
 }
 
 Step on_command(Transaction state, const Command& command,
@@ -374,25 +396,10 @@ Step on_command(Transaction state, const Command& command,
                 return good(std::move(state), std::move(r));
             },
             [&](const List& c) -> Step {
-                if (!c.msg) {
-                    auto r = listing(box, false);
-                    return good(std::move(state), std::move(r));
-                }
-                auto index = locate(box, *c.msg);
-                if (!index) return refuse(index.error());
-                auto r = ok(std::to_string(*c.msg) + ' ' +
-                            std::to_string(box.info(*index).size));
-                return good(std::move(state), std::move(r)); // see STAT
+                return scan_listing(std::move(state), c, false);
             },
             [&](const Uidl& c) -> Step {
-                if (!c.msg) {
-                    auto r = listing(box, true);
-                    return good(std::move(state), std::move(r));
-                }
-                auto index = locate(box, *c.msg);
-                if (!index) return refuse(index.error());
-                auto r = ok(std::to_string(*c.msg) + ' ' + box.info(*index).uidl);
-                return good(std::move(state), std::move(r)); // see STAT
+                return scan_listing(std::move(state), c, true);
             },
             [&](const Retr& c) -> Step {
                 auto index = locate(box, c.msg);

@@ -272,12 +272,7 @@ class TcpServer:
         return Pop3Conn(sock)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         return self.proc.stderr.read().decode(errors="replace")
 
 
@@ -432,13 +427,7 @@ class Dovecot:
     def stop(self):
         """Stops the master and every child it started; idempotent."""
         import signal
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         try:  # any child left in the session's process group
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
