@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 POP3D = os.path.abspath(os.environ.get("POP3D") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin", "pop3d"))
@@ -44,6 +45,15 @@ def stop_process(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def vm_hwm_kib(pid):
+    """Peak resident memory of a running process (a zombie has none)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
 
 
 class Mailstore:
@@ -475,3 +485,35 @@ def sanitized(path=POP3D):
     needs file descriptors of its own, e.g. a pipe for UBSan's vptr check)."""
     with open(path, "rb") as f:
         return b"__asan_init" in f.read()
+
+
+class StoreTestCase(unittest.TestCase):
+    """A fresh Mailstore per test and pop3d sessions on socketpairs, all
+    closed and removed afterwards."""
+
+    def setUp(self):
+        self.store = Mailstore()
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+        self.store.cleanup()
+
+    def session(self, *extra):
+        """A pop3d session on stdin/stdout, greeted."""
+        c = spawn_stdio(self.store, *extra)
+        self.conns.append(c)
+        greeting = c.readline()
+        self.assertTrue(greeting.startswith("+OK"), greeting)
+        c.greeting = greeting
+        return c
+
+    def stderr_of(self, c):
+        """Ends the session from the client side; pop3d's log."""
+        c.sock.close()
+        try:
+            c.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail("pop3d did not exit")
+        return c.proc.stderr.read().decode(errors="replace")

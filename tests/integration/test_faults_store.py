@@ -15,18 +15,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Mailstore, spawn_stdio, pop3d_args, Pop3Conn, TIMEOUT,
-                     sanitized)
+                     sanitized, vm_hwm_kib)
 
 ALICE = "alice@example.org"
 SHADOW = "/etc/shadow"
-
-
-def vm_hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
 
 
 class Store(unittest.TestCase):

@@ -12,17 +12,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Mailstore, spawn_stdio, TIMEOUT
+from harness import StoreTestCase, TIMEOUT, vm_hwm_kib
 
 ALICE = "alice@example.org"
-
-
-def vm_hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
 
 
 def wait_exit(proc, seconds):
@@ -33,27 +25,10 @@ def wait_exit(proc, seconds):
         return None
 
 
-class Hostile(unittest.TestCase):
+class Hostile(StoreTestCase):
     def setUp(self):
-        self.store = Mailstore()
+        super().setUp()
         self.store.add_user(ALICE, "pw")
-        self.conns = []
-
-    def tearDown(self):
-        for c in self.conns:
-            c.close()
-        self.store.cleanup()
-
-    def session(self, *extra):
-        c = spawn_stdio(self.store, *extra)
-        self.conns.append(c)
-        self.assertTrue(c.readline().startswith("+OK"))
-        return c
-
-    def stderr_of(self, c):
-        c.sock.close()
-        self.assertIsNotNone(wait_exit(c.proc, TIMEOUT), "pop3d did not exit")
-        return c.proc.stderr.read().decode(errors="replace")
 
     def test_a_one_megabyte_line_is_refused_once_in_bounded_memory(self):
         c = self.session()

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Mailstore, spawn_stdio, TIMEOUT, MAIL_USER, mail_user_ids)
+from harness import StoreTestCase, TIMEOUT, MAIL_USER, mail_user_ids
 
 ALICE = "alice@example.org"
 
@@ -27,28 +27,11 @@ def proc_ids(pid):
     return uids, gids, groups
 
 
-class Privileges(unittest.TestCase):
+class Privileges(StoreTestCase):
     def setUp(self):
         self.assertEqual(os.geteuid(), 0, "test_privileges.py must run as root")
         self.uid, self.gid = mail_user_ids()
-        self.store = Mailstore()
-        self.conns = []
-
-    def tearDown(self):
-        for c in self.conns:
-            c.close()
-        self.store.cleanup()
-
-    def session(self, *extra):
-        c = spawn_stdio(self.store, *extra)
-        self.conns.append(c)
-        self.assertTrue(c.readline().startswith("+OK"))
-        return c
-
-    def stderr_of(self, c):
-        c.sock.close()
-        c.proc.wait(timeout=TIMEOUT)
-        return c.proc.stderr.read().decode(errors="replace")
+        super().setUp()
 
     def test_runs_as_root_until_login_then_as_the_mailbox_owner(self):
         self.store.add_user(ALICE, "pw")
