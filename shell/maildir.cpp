@@ -58,7 +58,7 @@
 #include "pop3/core/dotstuff.hpp"
 #include "pop3/core/maildir_name.hpp"
 #include "pop3/core/uidl.hpp"
-#include "size_cache.hpp"
+#include "maildir_index.hpp"
 
 namespace pop3::shell {
 namespace {
@@ -72,6 +72,8 @@ constexpr std::size_t k_read_chunk = 64 * 1024;
 constexpr std::int64_t k_coarse_window_ns = 2'000'000'000;
 // Relative names start with "new/" or "cur/".
 constexpr std::size_t k_subdir_prefix = 4;
+// A file size not known at listing time (no ",S=", stat failed).
+constexpr std::uint64_t k_unknown_size = UINT64_MAX;
 
 constexpr int k_open_message_flags =
     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
@@ -103,24 +105,26 @@ timespec now() {
     return t;
 }
 
-// The mtime of `dir`/`sub`; a missing subdirectory reads as time zero.
-tl::expected<timespec, std::error_code> subdir_mtime(int dir, const char* sub) {
+// The stat of `dir`/`sub`; a missing subdirectory reads as inode and time
+// zero.
+tl::expected<struct stat, std::error_code> subdir_stat(int dir, const char* sub) {
     struct stat st {};
     if (::fstatat(dir, sub, &st, 0) != 0) {
         if (errno == ENOENT) {
-            return timespec{};
+            struct stat missing {};
+            return missing;
         }
         return tl::unexpected(last_error());
     }
-    return st.st_mtim;
+    return st;
+}
+
+tl::expected<timespec, std::error_code> subdir_mtime(int dir, const char* sub) {
+    return subdir_stat(dir, sub).map([](const struct stat& st) { return st.st_mtim; });
 }
 
 std::string_view file_part(std::string_view rel) {
     return rel.substr(k_subdir_prefix);
-}
-
-std::string_view base_of(std::string_view rel) {
-    return pop3::core::maildir_base_name(file_part(rel));
 }
 
 // The delivery time at the start of a base name ("1700000000.M1P2.host"):
@@ -196,10 +200,10 @@ std::error_code for_each_message_file(int dir, const char* sub,
 }
 
 // Opens a message file by its name relative to the INBOX and checks that it
-// is a regular file.
-tl::expected<UniqueFd, std::error_code> open_regular(int dir,
-                                                     const std::string& rel) {
-    UniqueFd fd{::openat(dir, rel.c_str(), k_open_message_flags)};
+// is a regular file; its size goes to `size` if given.
+tl::expected<UniqueFd, std::error_code>
+open_regular(int dir, const char* rel, std::uint64_t* size = nullptr) {
+    UniqueFd fd{::openat(dir, rel, k_open_message_flags)};
     if (!fd) {
         return tl::unexpected(last_error());
     }
@@ -209,6 +213,9 @@ tl::expected<UniqueFd, std::error_code> open_regular(int dir,
     }
     if (!S_ISREG(st.st_mode)) {
         return tl::unexpected(std::make_error_code(std::errc::invalid_argument));
+    }
+    if (size != nullptr) {
+        *size = static_cast<std::uint64_t>(st.st_size);
     }
     return fd;
 }
@@ -225,7 +232,7 @@ ssize_t read_some(int fd, char* buffer, std::size_t size) {
 
 // The size of a message as sent with CRLF line ends (what LIST reports).
 tl::expected<std::uint64_t, std::error_code>
-count_wire_size(int dir, const std::string& rel, std::vector<char>& buffer) {
+count_wire_size(int dir, const char* rel, std::vector<char>& buffer) {
     auto fd = open_regular(dir, rel);
     if (!fd) {
         return tl::unexpected(fd.error());
@@ -251,44 +258,13 @@ bool not_a_message(const std::error_code& ec) {
            ec == std::errc::no_such_device_or_address;
 }
 
+// A file found by the scan; its name is in the Maildir's arena.
 struct ScannedFile {
-    std::string rel;        // "new/..." or "cur/..."
-    std::uint64_t time = 0; // leading time of the base name, else mtime
-    std::size_t base_size = 0; // length of the base name after "new/"
-    // The base name, computed once: the sorts compare it N log N times.
-    [[nodiscard]] std::string_view base() const {
-        return std::string_view(rel).substr(k_subdir_prefix, base_size);
-    }
+    std::uint32_t offset = 0; // of "new/..." or "cur/..." in the arena
+    std::uint16_t length = 0;
+    std::uint16_t base_size = 0; // length of the base name after "new/"
+    std::uint64_t time = 0;      // leading time of the base name, else mtime
 };
-
-std::error_code scan_subdir(int dir, const char* sub,
-                            std::vector<ScannedFile>& out) {
-    return for_each_message_file(
-        dir, sub,
-        [&](int subdir, std::string_view name, const MaildirName& parsed,
-            const struct stat* st) {
-            std::optional<std::uint64_t> time = leading_time(parsed.base);
-            if (!time) {
-                struct stat own {};
-                if (st == nullptr) {
-                    if (::fstatat(subdir, std::string(name).c_str(), &own,
-                                  AT_SYMLINK_NOFOLLOW) != 0) {
-                        return; // gone meanwhile
-                    }
-                    st = &own;
-                }
-                time = st->st_mtim.tv_sec < 0
-                           ? 0
-                           : static_cast<std::uint64_t>(st->st_mtim.tv_sec);
-            }
-            std::string rel;
-            rel.reserve(k_subdir_prefix + name.size());
-            rel.append(sub).append("/").append(name);
-            out.push_back({std::move(rel), *time, parsed.base.size()});
-        });
-}
-
-const std::string k_no_name;
 
 } // namespace
 
@@ -302,7 +278,7 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
         if (errno != ENOENT) {
             return tl::unexpected(last_error());
         }
-        box.snapshot_ = pop3::core::make_snapshot({});
+        box.snapshot_ = pop3::core::share_snapshot(pop3::core::Snapshot{});
         return box;
     }
     if (watch) {
@@ -311,101 +287,266 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
     if (const std::error_code ec = box.record_directory_times()) {
         return tl::unexpected(ec);
     }
+    MaildirIndex index = MaildirIndex::load(box.dir_.get());
+    const std::string stamp = box.directory_stamp();
+    if (stamp != MaildirIndex::k_no_stamp && index.stamp() == stamp &&
+        box.take_listing(index)) {
+        return box;
+    }
+    if (const std::error_code ec = box.scan_into_snapshot(index, stamp)) {
+        return tl::unexpected(ec);
+    }
+    return box;
+}
 
+std::string Maildir::directory_stamp() const {
+    // A directory changed within the coarse window before this scan may
+    // change again with the same mtime: such a listing is not reusable.
+    if (new_inode_ == 0 || cur_inode_ == 0 ||
+        within_coarse_window(scanned_at_, new_mtime_) ||
+        within_coarse_window(scanned_at_, cur_mtime_)) {
+        return std::string(MaildirIndex::k_no_stamp);
+    }
+    std::string stamp;
+    for (const auto& [inode, mtime] :
+         {std::pair{new_inode_, new_mtime_}, std::pair{cur_inode_, cur_mtime_}}) {
+        if (!stamp.empty()) {
+            stamp += '.';
+        }
+        stamp += std::to_string(inode) + '.' + std::to_string(mtime.tv_sec) +
+                 '.' + std::to_string(mtime.tv_nsec);
+    }
+    return stamp;
+}
+
+bool Maildir::take_listing(MaildirIndex& index) {
+    std::vector<NameRef> names;
+    std::vector<std::uint64_t> file_sizes;
+    pop3::core::Snapshot snapshot;
+    const std::string_view content = index.content();
+    bool fits = true;
+    const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
+        const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
+        fits = fits && offset <= UINT32_MAX;
+        names.push_back({static_cast<std::uint32_t>(offset),
+                         static_cast<std::uint16_t>(entry.rel.size()),
+                         static_cast<std::uint16_t>(entry.base_size)});
+        file_sizes.push_back(entry.file_size);
+        snapshot.add(entry.wire_size,
+                     pop3::core::uidl_for(entry.rel.substr(k_subdir_prefix, entry.base_size)));
+    });
+    if (!valid || !fits) {
+        return false;
+    }
+    // The index's text becomes the arena: each name ends at the blank
+    // before its sizes, which becomes its NUL.
+    arena_ = index.release();
+    for (const NameRef& ref : names) {
+        arena_[ref.offset + ref.length] = '\0';
+        arena_live_ += ref.length + std::size_t{1};
+    }
+    names_ = std::move(names);
+    file_sizes_ = std::move(file_sizes);
+    live_ = names_.size();
+    snapshot_ = pop3::core::share_snapshot(std::move(snapshot));
+    from_index_ = true;
+    return true;
+}
+
+bool Maildir::append_name(std::string_view rel, NameRef& ref) {
+    if (arena_.size() + rel.size() + 1 > UINT32_MAX || rel.size() > UINT16_MAX) {
+        return false;
+    }
+    ref.offset = static_cast<std::uint32_t>(arena_.size());
+    ref.length = static_cast<std::uint16_t>(rel.size());
+    arena_.append(rel);
+    arena_ += '\0';
+    return true;
+}
+
+void Maildir::rename_to(std::size_t index, std::string_view rel) {
+    NameRef ref = names_[index];
+    const std::size_t old_size = ref.length + std::size_t{1};
+    // Renames append; once the dead names outweigh the live ones, the
+    // arena is rebuilt, so it stays within twice the live names.
+    if (arena_.size() > 2 * arena_live_ + 65536) {
+        std::string arena;
+        arena.reserve(arena_live_ + rel.size() + 1);
+        for (NameRef& other : names_) {
+            if (other.length != 0) {
+                const auto at = static_cast<std::uint32_t>(arena.size());
+                arena.append(arena_, other.offset, other.length + std::size_t{1});
+                other.offset = at;
+            }
+        }
+        arena_ = std::move(arena);
+        ref.offset = names_[index].offset;
+    }
+    if (!append_name(rel, ref)) {
+        return; // cannot happen after compaction below 4 GiB of live names
+    }
+    arena_live_ += rel.size() + 1;
+    arena_live_ -= old_size;
+    names_[index] = ref;
+}
+
+void Maildir::forget(std::size_t index) {
+    if (names_[index].length != 0) {
+        arena_live_ -= names_[index].length + std::size_t{1};
+        names_[index].length = 0;
+        --live_;
+    }
+}
+
+std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
+                                            std::string_view stamp) {
     std::vector<ScannedFile> files;
+    bool fits = true;
     for (const char* sub : {"new", "cur"}) {
-        if (const std::error_code ec =
-                scan_subdir(box.dir_.get(), sub, files)) {
-            return tl::unexpected(ec);
+        const std::error_code ec = for_each_message_file(
+            dir_.get(), sub,
+            [&](int subdir, std::string_view file, const MaildirName& parsed,
+                const struct stat* st) {
+                std::optional<std::uint64_t> time = leading_time(parsed.base);
+                if (!time) {
+                    struct stat own {};
+                    if (st == nullptr) {
+                        if (::fstatat(subdir, std::string(file).c_str(), &own,
+                                      AT_SYMLINK_NOFOLLOW) != 0) {
+                            return; // gone meanwhile
+                        }
+                        st = &own;
+                    }
+                    time = st->st_mtim.tv_sec < 0
+                               ? 0
+                               : static_cast<std::uint64_t>(st->st_mtim.tv_sec);
+                }
+                std::string rel;
+                rel.reserve(k_subdir_prefix + file.size());
+                rel.append(sub).append("/").append(file);
+                NameRef ref;
+                if (!append_name(rel, ref)) {
+                    fits = false;
+                    return;
+                }
+                files.push_back({ref.offset, ref.length,
+                                 static_cast<std::uint16_t>(parsed.base.size()), *time});
+            });
+        if (ec) {
+            return ec;
         }
     }
+    if (!fits) {
+        return std::make_error_code(std::errc::file_too_large);
+    }
+    const auto rel_of = [this](const ScannedFile& f) {
+        return std::string_view(arena_.data() + f.offset, f.length);
+    };
+    const auto base_of = [&](const ScannedFile& f) {
+        return rel_of(f).substr(k_subdir_prefix, f.base_size);
+    };
 
     // One message per base name (a copy in both new/ and cur/ should not
     // happen; prefer cur/, which sorts first).
     std::sort(files.begin(), files.end(),
-              [](const ScannedFile& a, const ScannedFile& b) {
-                  const auto ab = a.base();
-                  const auto bb = b.base();
-                  return ab != bb ? ab < bb : a.rel < b.rel;
+              [&](const ScannedFile& a, const ScannedFile& b) {
+                  const auto ab = base_of(a);
+                  const auto bb = base_of(b);
+                  return ab != bb ? ab < bb : rel_of(a) < rel_of(b);
               });
     files.erase(std::unique(files.begin(), files.end(),
-                            [](const ScannedFile& a, const ScannedFile& b) {
-                                return a.base() == b.base();
+                            [&](const ScannedFile& a, const ScannedFile& b) {
+                                return base_of(a) == base_of(b);
                             }),
                 files.end());
     // Oldest first; equal times in base-name order, so the numbering is the
     // same in every session that sees the same files.
     std::stable_sort(files.begin(), files.end(),
-                     [](const ScannedFile& a, const ScannedFile& b) {
+                     [&](const ScannedFile& a, const ScannedFile& b) {
                          if (a.time != b.time) {
                              return a.time < b.time;
                          }
-                         return a.base() < b.base();
+                         return base_of(a) < base_of(b);
                      });
 
-    std::vector<pop3::core::MessageInfo> infos;
-    infos.reserve(files.size());
-    box.names_.reserve(files.size());
+    pop3::core::Snapshot snapshot;
+    snapshot.reserve(files.size(), arena_.size() / 2);
+    names_.reserve(files.size());
+    file_sizes_.reserve(files.size());
+    std::string text = MaildirIndex::header(stamp);
+    text.reserve(arena_.size() + files.size() * 16);
+    bool listing_complete = true;
     std::vector<char> buffer;
-    // Sizes of files without ",W=" come from the shared cache when the file
-    // still has the size it had when counted; otherwise they are counted.
-    auto cache = SizeCache::load(box.dir_.get());
-    for (ScannedFile& file : files) {
-        const auto parsed = pop3::core::parse_maildir_name(file_part(file.rel));
+    for (const ScannedFile& file : files) {
+        const std::string_view rel = rel_of(file);
+        const std::string_view base = base_of(file);
+        const auto parsed = pop3::core::parse_maildir_name(file_part(rel));
+        std::optional<std::uint64_t> file_size;
+        if (parsed && parsed->size) {
+            file_size = *parsed->size;
+        } else {
+            struct stat st {};
+            if (::fstatat(dir_.get(), rel.data(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode))
+                file_size = static_cast<std::uint64_t>(st.st_size);
+        }
         std::uint64_t size = 0;
         if (parsed && parsed->vsize) {
             size = *parsed->vsize;
+        } else if (auto cached = file_size ? index.lookup(base, *file_size)
+                                           : std::nullopt) {
+            // Sizes of files without ",W=" come from the index when the
+            // file still has the size it had when counted.
+            size = *cached;
         } else {
-            const auto base = file.base();
-            std::optional<std::uint64_t> file_size;
-            if (parsed && parsed->size) {
-                file_size = *parsed->size;
-            } else {
-                struct stat st {};
-                if (::fstatat(box.dir_.get(), file.rel.c_str(), &st,
-                              AT_SYMLINK_NOFOLLOW) == 0 &&
-                    S_ISREG(st.st_mode))
-                    file_size = static_cast<std::uint64_t>(st.st_size);
+            if (buffer.empty()) {
+                buffer.resize(k_read_chunk);
             }
-            auto cached = file_size ? cache.lookup(base, *file_size) : std::nullopt;
-            if (cached) {
-                size = *cached;
-            } else {
-                if (buffer.empty()) {
-                    buffer.resize(k_read_chunk);
+            auto counted = count_wire_size(dir_.get(), rel.data(), buffer);
+            if (!counted) {
+                if (not_a_message(counted.error())) {
+                    continue; // removed or replaced since readdir
                 }
-                auto counted = count_wire_size(box.dir_.get(), file.rel, buffer);
-                if (!counted) {
-                    if (not_a_message(counted.error())) {
-                        continue; // removed or replaced since readdir
-                    }
-                    return tl::unexpected(counted.error());
-                }
-                size = *counted;
+                return counted.error();
             }
-            if (file_size) cache.keep(base, *file_size, size);
+            size = *counted;
         }
-        infos.push_back({size, pop3::core::uidl_for(file.base())});
-        box.names_.push_back(std::move(file.rel));
+        if (file_size && MaildirIndex::storable(rel)) {
+            MaildirIndex::append_entry(text, rel, *file_size, size);
+        } else {
+            listing_complete = false;
+        }
+        names_.push_back({file.offset, file.length, file.base_size});
+        file_sizes_.push_back(file_size.value_or(k_unknown_size));
+        arena_live_ += file.length + std::size_t{1};
+        snapshot.add(size, pop3::core::uidl_for(base));
     }
-    box.live_ = box.names_.size();
-    box.snapshot_ = pop3::core::make_snapshot(std::move(infos));
-    cache.save(box.dir_.get());
-    return box;
+    live_ = names_.size();
+    snapshot_ = pop3::core::share_snapshot(std::move(snapshot));
+    if (!listing_complete && stamp != MaildirIndex::k_no_stamp) {
+        // A message the index cannot hold: keep it as a size cache only.
+        std::string sizes_only = MaildirIndex::header(MaildirIndex::k_no_stamp);
+        sizes_only.append(text, text.find('\n') + 1);
+        text = std::move(sizes_only);
+    }
+    MaildirIndex::save(dir_.get(), text, index.content());
+    return {};
 }
 
 std::error_code Maildir::record_directory_times() {
     scanned_at_ = now();
-    auto new_time = subdir_mtime(dir_.get(), "new");
-    if (!new_time) {
-        return new_time.error();
+    auto new_stat = subdir_stat(dir_.get(), "new");
+    if (!new_stat) {
+        return new_stat.error();
     }
-    auto cur_time = subdir_mtime(dir_.get(), "cur");
-    if (!cur_time) {
-        return cur_time.error();
+    auto cur_stat = subdir_stat(dir_.get(), "cur");
+    if (!cur_stat) {
+        return cur_stat.error();
     }
-    new_mtime_ = *new_time;
-    cur_mtime_ = *cur_time;
+    new_mtime_ = new_stat->st_mtim;
+    cur_mtime_ = cur_stat->st_mtim;
+    new_inode_ = new_stat->st_ino;
+    cur_inode_ = cur_stat->st_ino;
     return {};
 }
 
@@ -536,8 +677,8 @@ void Maildir::refresh_into_pending(bool force) {
         std::unordered_map<std::string_view, std::size_t> by_base;
         by_base.reserve(live_);
         for (std::size_t i = 0; i < names_.size(); ++i) {
-            if (!names_[i].empty()) {
-                by_base.emplace(base_of(names_[i]), i);
+            if (!gone(i)) {
+                by_base.emplace(base(i), i);
             }
         }
         auto scan = [&]() -> std::error_code {
@@ -545,23 +686,22 @@ void Maildir::refresh_into_pending(bool force) {
                 const std::string_view sub_view = sub;
                 const std::error_code ec = for_each_message_file(
                     dir_.get(), sub,
-                    [&](int, std::string_view name, const MaildirName&,
+                    [&](int, std::string_view file, const MaildirName& parsed,
                         const struct stat*) {
-                        const auto it =
-                            by_base.find(pop3::core::maildir_base_name(name));
+                        const auto it = by_base.find(parsed.base);
                         if (it == by_base.end()) {
                             return; // a delivery after the snapshot
                         }
                         const std::size_t i = it->second;
-                        const std::string_view known = names_[i];
+                        const std::string_view known = name(i);
                         if (known.substr(0, sub_view.size()) == sub_view &&
-                            file_part(known) == name) {
+                            file_part(known) == file) {
                             state[i] = 2;
                         } else if (state[i] == 0) {
                             state[i] = 1;
                             std::string rel;
-                            rel.reserve(k_subdir_prefix + name.size());
-                            rel.append(sub).append("/").append(name);
+                            rel.reserve(k_subdir_prefix + file.size());
+                            rel.append(sub).append("/").append(file);
                             moves.emplace_back(i, std::move(rel));
                         }
                     });
@@ -589,14 +729,13 @@ void Maildir::refresh_into_pending(bool force) {
 
     for (auto& [index, rel] : moves) {
         if (state[index] == 1) {
-            names_[index] = std::move(rel);
+            rename_to(index, rel);
             state[index] = 2; // apply only the first name found
         }
     }
     for (std::size_t i = 0; i < names_.size(); ++i) {
-        if (state[i] == 0 && !names_[i].empty()) {
-            std::string{}.swap(names_[i]);
-            --live_;
+        if (state[i] == 0 && !gone(i)) {
+            forget(i);
             pending_vanished_.push_back(i);
         }
     }
@@ -606,10 +745,18 @@ tl::expected<UniqueFd, std::error_code>
 Maildir::open_message(std::size_t index) {
     const auto gone = std::make_error_code(std::errc::no_such_file_or_directory);
     for (int attempt = 0;; ++attempt) {
-        if (index >= names_.size() || names_[index].empty()) {
+        if (index >= names_.size() || this->gone(index)) {
             return tl::unexpected(gone);
         }
-        auto fd = open_regular(dir_.get(), names_[index]);
+        std::uint64_t size = 0;
+        auto fd = open_regular(dir_.get(), c_name(index), &size);
+        if (fd && size != file_sizes_[index] && file_sizes_[index] != k_unknown_size) {
+            // Changed in place since listed: the LIST size may be wrong, and
+            // so may the index's; the next session counts afresh.
+            MaildirIndex::drop(dir_.get());
+            file_sizes_[index] = size;
+            changed_in_place_.push_back(index);
+        }
         if (fd || fd.error() != std::errc::no_such_file_or_directory ||
             attempt > 0) {
             return fd;
@@ -620,11 +767,11 @@ Maildir::open_message(std::size_t index) {
 
 tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
     for (int attempt = 0;; ++attempt) {
-        if (index >= names_.size() || names_[index].empty()) {
+        if (index >= names_.size() || gone(index)) {
             return tl::unexpected(
                 std::make_error_code(std::errc::no_such_file_or_directory));
         }
-        const std::string& from = names_[index];
+        const std::string from(name(index));
         std::string to = "cur/";
         to += pop3::core::with_flag(file_part(from), 'S');
         if (to == from) {
@@ -636,7 +783,7 @@ tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
         }
         if (::renameat(dir_.get(), from.c_str(), dir_.get(), to.c_str()) ==
             0) {
-            names_[index] = std::move(to);
+            rename_to(index, to);
             return {};
         }
         const int error = errno;
@@ -655,18 +802,17 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     std::vector<std::size_t> retry;
     // Returns errno of unlinkat, or 0 after removing the message.
     auto unlink_one = [&](std::size_t i) {
-        if (::unlinkat(dir_.get(), names_[i].c_str(), 0) != 0) {
+        if (::unlinkat(dir_.get(), c_name(i), 0) != 0) {
             return errno;
         }
-        std::string{}.swap(names_[i]);
-        --live_;
+        forget(i);
         ++counts.removed;
         return 0;
     };
     for (const std::size_t i : indices) {
         if (i >= names_.size()) {
             ++counts.failed;
-        } else if (names_[i].empty()) {
+        } else if (gone(i)) {
             ++counts.already_gone;
         } else if (const int error = unlink_one(i); error == ENOENT) {
             retry.push_back(i);
@@ -680,7 +826,7 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     // Renamed meanwhile (or gone): one rescan for all of them.
     refresh_into_pending(true);
     for (const std::size_t i : retry) {
-        if (names_[i].empty()) {
+        if (gone(i)) {
             ++counts.already_gone;
         } else if (const int error = unlink_one(i); error == ENOENT) {
             ++counts.already_gone;
@@ -691,8 +837,8 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     return counts;
 }
 
-const std::string& Maildir::path_of(std::size_t index) const {
-    return index < names_.size() ? names_[index] : k_no_name;
+std::string_view Maildir::path_of(std::size_t index) const {
+    return index < names_.size() ? name(index) : std::string_view{};
 }
 
 tl::expected<std::uint64_t, std::error_code>

@@ -2,6 +2,8 @@
 // non-locking rule"): a login snapshot, re-location of renamed messages,
 // vanish detection, marking seen, UPDATE removal and bounded-memory streaming.
 #pragma once
+#include <sys/types.h>
+
 #include <ctime>
 
 #include <cstddef>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -27,6 +30,8 @@ struct RemoveCounts {
     std::size_t failed = 0;       // unlink failed (EACCES, EIO, bad index...)
     bool operator==(const RemoveCounts&) const = default;
 };
+
+class MaildirIndex;
 
 // One INBOX Maildir (cur/, new/, tmp/) as seen by one POP3 session. Message
 // numbers are fixed at open(); deliveries made later are never seen or
@@ -48,6 +53,8 @@ public:
         return snapshot_;
     }
     [[nodiscard]] std::size_t size() const { return names_.size(); }
+    // True when the listing came from the index without a scan (tests).
+    [[nodiscard]] bool listed_from_index() const { return from_index_; }
 
     // Cheap check for changes made by others; returns the indices of
     // snapshot messages that disappeared from the store, each reported once
@@ -57,7 +64,10 @@ public:
     [[nodiscard]] std::vector<std::size_t> refresh();
 
     // Opens message `index` read-only (O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC) for
-    // RETR/TOP. Errors: std::errc::no_such_file_or_directory when the
+    // RETR/TOP. A file whose size is no longer the one it was listed with
+    // was changed in place (not the Maildir way): it is still opened, the
+    // index is dropped (its sizes are suspect) and the message is reported
+    // by take_changed_in_place(). Errors: std::errc::no_such_file_or_directory when the
     // message is gone (or `index` is out of range); std::errc::invalid_argument
     // when the name now holds something other than a regular file; ELOOP for
     // a symlink; any other open(2) error as is.
@@ -74,9 +84,15 @@ public:
     // following renames, and nothing else.
     [[nodiscard]] RemoveCounts remove(const std::vector<std::size_t>& indices);
 
+    // Messages open_message found changed in place since the listing, each
+    // reported once, for the log.
+    [[nodiscard]] std::vector<std::size_t> take_changed_in_place() {
+        return std::exchange(changed_in_place_, {});
+    }
+
     // The current name relative to the INBOX (e.g. "cur/<name>:2,S"), or "" once the
     // message is gone or removed. For logs and tests.
-    [[nodiscard]] const std::string& path_of(std::size_t index) const;
+    [[nodiscard]] std::string_view path_of(std::size_t index) const;
 
     // The INBOX directory given to open().
     [[nodiscard]] const std::string& path() const { return path_; }
@@ -94,15 +110,56 @@ private:
     void watch_directories();
     [[nodiscard]] bool drain_notifications();
 
+    // Scans new/ and cur/ into the snapshot and the names, with sizes from
+    // `index` where it still holds them, and rewrites the index.
+    [[nodiscard]] std::error_code scan_into_snapshot(MaildirIndex& index,
+                                                     std::string_view stamp);
+    // Takes the listing of an index whose stamp matches; false (nothing
+    // taken) if any entry is malformed.
+    [[nodiscard]] bool take_listing(MaildirIndex& index);
+    // "<new/ inode>.<mtime s>.<ns>.<cur/ inode>.<mtime s>.<ns>" when both
+    // mtimes are old enough to be exact (see maildir.cpp), else "-".
+    [[nodiscard]] std::string directory_stamp() const;
+
+    // Names relative to the INBOX ("cur/X:2,S"), NUL-terminated, back to
+    // back in one arena (issue 6: ~8 bytes of overhead per message instead
+    // of a std::string and its heap block). A rename appends the new name.
+    struct NameRef {
+        std::uint32_t offset = 0;
+        std::uint16_t length = 0; // 0 = gone (vanished or removed)
+        std::uint16_t base_size = 0;
+    };
+    [[nodiscard]] std::string_view name(std::size_t index) const {
+        return {arena_.data() + names_[index].offset, names_[index].length};
+    }
+    [[nodiscard]] const char* c_name(std::size_t index) const {
+        return arena_.data() + names_[index].offset;
+    }
+    [[nodiscard]] bool gone(std::size_t index) const { return names_[index].length == 0; }
+    [[nodiscard]] std::string_view base(std::size_t index) const {
+        return name(index).substr(4, names_[index].base_size);
+    }
+    void rename_to(std::size_t index, std::string_view rel);
+    void forget(std::size_t index);
+    // Appends "rel\0" to the arena; false when the arena would pass 4 GiB.
+    [[nodiscard]] bool append_name(std::string_view rel, NameRef& ref);
+
     std::string path_;
     UniqueFd dir_; // the INBOX directory; invalid when it did not exist
     pop3::core::MailboxSnapshot snapshot_;
-    std::vector<std::string> names_; // parallel to *snapshot_; "" = gone
-    std::size_t live_ = 0;           // non-empty names_
+    std::string arena_;
+    std::vector<NameRef> names_;            // parallel to *snapshot_
+    std::vector<std::uint64_t> file_sizes_; // as listed; k_unknown_size if not known
+    std::size_t arena_live_ = 0;            // arena octets of live names
+    std::size_t live_ = 0;                  // names not gone
+    bool from_index_ = false;
+    std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).
     timespec new_mtime_{};
     timespec cur_mtime_{};
+    ino_t new_inode_ = 0;
+    ino_t cur_inode_ = 0;
     timespec scanned_at_{};
     bool must_rescan_ = false;
     UniqueFd notify_; // inotify; invalid when not usable (mtimes only)

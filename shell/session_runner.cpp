@@ -180,11 +180,16 @@ void SessionRunner::send_message(const core::SendMessage& send) {
         bool gone = fd.error() == std::errc::no_such_file_or_directory;
         if (!gone)
             log_.line("cannot open message " + std::to_string(send.index + 1) +
-                      " (" + maildir_->path_of(send.index) +
+                      " (" + std::string(maildir_->path_of(send.index)) +
                       "): " + fd.error().message());
         feed(core::Event{core::MessageGone{send.index, gone}});
         return;
     }
+    for (const std::size_t changed : maildir_->take_changed_in_place())
+        log_.line("message " + std::to_string(changed + 1) + " (" +
+                  std::string(maildir_->path_of(changed)) +
+                  ") changed in place since it was listed; its LIST size may "
+                  "be wrong this session; the index was dropped");
     trace_response(send.status);
     transport_.send(core::render(send.status));
     auto streamed = stream_message(fd->get(), send.top_lines,

@@ -3,15 +3,38 @@
 
 namespace pop3::core {
 
-MailboxSnapshot make_snapshot(std::vector<MessageInfo> messages) {
-    return std::make_shared<const std::vector<MessageInfo>>(std::move(messages));
+Snapshot::Snapshot(const std::vector<MessageInfo>& messages) {
+    std::size_t chars = 0;
+    for (const auto& m : messages) chars += m.uidl.size();
+    reserve(messages.size(), chars);
+    for (const auto& m : messages) add(m.size, m.uidl);
+}
+
+void Snapshot::reserve(std::size_t messages, std::size_t uidl_chars) {
+    sizes_.reserve(messages);
+    uidl_ends_.reserve(messages);
+    uidls_.reserve(uidl_chars);
+}
+
+void Snapshot::add(std::uint64_t size, std::string_view uidl) {
+    sizes_.push_back(size);
+    uidls_.append(uidl);
+    uidl_ends_.push_back(uidls_.size());
+}
+
+MailboxSnapshot make_snapshot(const std::vector<MessageInfo>& messages) {
+    return std::make_shared<const Snapshot>(messages);
+}
+
+MailboxSnapshot share_snapshot(Snapshot snapshot) {
+    return std::make_shared<const Snapshot>(std::move(snapshot));
 }
 
 MailboxView::MailboxView(MailboxSnapshot snapshot)
     : snapshot_(std::move(snapshot)),
       fates_(snapshot_ ? snapshot_->size() : 0, Fate::present) {
-    if (!snapshot_) snapshot_ = make_snapshot({});
-    for (const auto& m : *snapshot_) {
+    if (!snapshot_) snapshot_ = share_snapshot(Snapshot{});
+    for (const MessageRef m : *snapshot_) {
         ++count_;
         octets_ += m.size;
     }

@@ -340,8 +340,10 @@ Step on_event(Authenticating state, const Event& event, const Config& config) {
 // One scan listing line, "n size" (LIST) or "n unique-id" (UIDL), as both
 // the single-message and the multi-line forms send it (RFC 1939 section 5).
 std::string listing_line(const MailboxView& box, std::size_t index, bool uidl) {
-    return std::to_string(index + 1) + ' ' +
-           (uidl ? box.info(index).uidl : std::to_string(box.info(index).size));
+    std::string line = std::to_string(index + 1) + ' ';
+    if (uidl) line += box.info(index).uidl;
+    else line += std::to_string(box.info(index).size);
+    return line;
 }
 
 Response listing(const MailboxView& box, bool uidl) {

@@ -75,7 +75,7 @@ Maildir open_ok(const std::string& path) {
 std::vector<std::string> uidls(const Maildir& box) {
     std::vector<std::string> out;
     for (const auto& info : *box.snapshot()) {
-        out.push_back(info.uidl);
+        out.emplace_back(info.uidl);
     }
     return out;
 }

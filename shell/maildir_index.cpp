@@ -1,0 +1,153 @@
+// The index file: strict parsing, bounded reads, atomic replacement.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <string>
+
+#include "maildir_index.hpp"
+#include "pop3/core/maildir_name.hpp"
+#include "unique_fd.hpp"
+
+namespace pop3::shell {
+namespace {
+
+constexpr std::string_view k_magic = "pop3d-index 2 ";
+// 1,000,000 messages with 200-octet names fit.
+constexpr std::size_t k_max_index_bytes = 256u * 1024u * 1024u;
+constexpr std::size_t k_subdir_prefix = 4; // "new/" or "cur/"
+
+std::optional<std::uint64_t> number(std::string_view text) {
+    std::uint64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        auto n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+} // namespace
+
+bool MaildirIndex::storable(std::string_view rel) {
+    if (rel.empty()) return false;
+    for (char c : rel)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return false;
+    return true;
+}
+
+std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
+    const auto s2 = line.rfind(' ');
+    if (s2 == std::string_view::npos || s2 == 0) return std::nullopt;
+    const auto s1 = line.rfind(' ', s2 - 1);
+    if (s1 == std::string_view::npos) return std::nullopt;
+    IndexEntry entry;
+    entry.rel = line.substr(0, s1);
+    const auto sub = entry.rel.substr(0, k_subdir_prefix);
+    if ((sub != "new/" && sub != "cur/") || !storable(entry.rel)) return std::nullopt;
+    const auto parsed = pop3::core::parse_maildir_name(entry.rel.substr(k_subdir_prefix));
+    if (!parsed) return std::nullopt;
+    entry.base_size = parsed->base.size();
+    const auto file_size = number(line.substr(s1 + 1, s2 - s1 - 1));
+    const auto wire_size = number(line.substr(s2 + 1));
+    if (!file_size || !wire_size) return std::nullopt;
+    entry.file_size = *file_size;
+    entry.wire_size = *wire_size;
+    return entry;
+}
+
+MaildirIndex MaildirIndex::load(int dir_fd) {
+    MaildirIndex index;
+    UniqueFd fd{::openat(dir_fd, k_file_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+    if (!fd) return index;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_size) > k_max_index_bytes)
+        return index;
+    std::string content(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < content.size()) {
+        auto n = ::read(fd.get(), content.data() + got, content.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    content.resize(got);
+    const std::string_view text = content;
+    const auto eol = text.find('\n');
+    if (text.substr(0, k_magic.size()) != k_magic || eol == std::string_view::npos)
+        return index;
+    index.stamp_ = std::string(text.substr(k_magic.size(), eol - k_magic.size()));
+    index.body_offset_ = eol + 1;
+    index.content_ = std::move(content);
+    return index;
+}
+
+std::optional<std::uint64_t> MaildirIndex::lookup(std::string_view base,
+                                                  std::uint64_t file_size) {
+    if (!by_base_) {
+        by_base_.emplace();
+        by_base_->reserve(content_.size() / 48);
+        std::string_view rest = body();
+        while (!rest.empty()) {
+            const auto eol = rest.find('\n');
+            if (eol == std::string_view::npos) break; // torn last line
+            if (auto entry = parse_entry(rest.substr(0, eol)))
+                by_base_->emplace(entry->rel.substr(k_subdir_prefix, entry->base_size),
+                                  Sizes{entry->file_size, entry->wire_size});
+            rest.remove_prefix(eol + 1);
+        }
+    }
+    auto it = by_base_->find(base);
+    if (it == by_base_->end() || it->second.file_size != file_size) return std::nullopt;
+    return it->second.wire_size;
+}
+
+std::string MaildirIndex::header(std::string_view stamp) {
+    std::string text(k_magic);
+    text += stamp;
+    text += '\n';
+    return text;
+}
+
+void MaildirIndex::append_entry(std::string& text, std::string_view rel,
+                                std::uint64_t file_size, std::uint64_t wire_size) {
+    char digits[24];
+    text += rel;
+    text += ' ';
+    auto end = std::to_chars(digits, digits + sizeof digits, file_size).ptr;
+    text.append(digits, end);
+    text += ' ';
+    end = std::to_chars(digits, digits + sizeof digits, wire_size).ptr;
+    text.append(digits, end);
+    text += '\n';
+}
+
+void MaildirIndex::save(int dir_fd, const std::string& text, std::string_view loaded) {
+    if (text == loaded) return;
+    // Write beside the final name, then rename over it: readers see the old
+    // or the new index, never a torn one; concurrent writers just race.
+    std::string temp = std::string(k_file_name) + ".tmp." + std::to_string(::getpid());
+    UniqueFd fd{::openat(dir_fd, temp.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    if (!fd) return;
+    bool ok = write_all(fd.get(), text);
+    fd.reset();
+    if (!ok || ::renameat(dir_fd, temp.c_str(), dir_fd, k_file_name) != 0)
+        ::unlinkat(dir_fd, temp.c_str(), 0);
+}
+
+void MaildirIndex::drop(int dir_fd) { ::unlinkat(dir_fd, k_file_name, 0); }
+
+} // namespace pop3::shell

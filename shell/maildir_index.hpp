@@ -1,0 +1,105 @@
+// The shared index of an INBOX, "pop3d-index": the last scan's listing in
+// message-number order with each message's file size and wire size (what
+// LIST reports), stamped with the state of new/ and cur/ it was read from.
+//
+// * As a size cache (in the spirit of Courier's size list) it spares every
+//   session from reading the files whose names carry no ",W=" to count their
+//   line ends; an entry is used only while its file still has the size it
+//   had when counted, so it is never trusted over a file that changed.
+// * As a listing (in the spirit of Dovecot's index) it spares the scan
+//   itself: when new/ and cur/ still have the inode numbers and mtimes of
+//   the stamp, and the scan that wrote it started long enough after those
+//   mtimes for them to be exact (maildir.cpp, the coarse window), no entry
+//   can have been added, renamed or removed since, and the listing is the
+//   directory. Any change to either directory changes its mtime.
+//
+// Any session may rewrite the file, atomically by rename; a stale, foreign
+// or corrupt file only costs a full scan. Names are validated as strictly as
+// names read from the directories: a forged index can list only files in
+// new/ and cur/, which whoever can write the INBOX could put there anyway.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace pop3::shell {
+
+// One line of the index.
+struct IndexEntry {
+    std::string_view rel;      // "new/<name>" or "cur/<name>"
+    std::size_t base_size = 0; // length of the base name after "new/"
+    std::uint64_t file_size = 0;
+    std::uint64_t wire_size = 0;
+};
+
+class MaildirIndex {
+public:
+    static constexpr const char* k_file_name = "pop3d-index";
+    // A stamp for "the listing cannot be trusted, sizes only".
+    static constexpr std::string_view k_no_stamp = "-";
+
+    // Reads the index of the INBOX open as `dir_fd`; a missing, unreadable,
+    // oversized or foreign file gives an empty index.
+    [[nodiscard]] static MaildirIndex load(int dir_fd);
+
+    [[nodiscard]] std::string_view stamp() const { return stamp_; }
+    [[nodiscard]] std::string_view content() const { return content_; }
+
+    // The whole listing, in order, or nullopt if any line is malformed or
+    // holds a name that could not come from a scan. The views point into
+    // the index's content.
+    template <class Visit> bool for_each_entry(Visit&& visit) const {
+        std::string_view rest = body();
+        while (!rest.empty()) {
+            const auto eol = rest.find('\n');
+            if (eol == std::string_view::npos) return false; // torn
+            const auto entry = parse_entry(rest.substr(0, eol));
+            if (!entry) return false;
+            visit(*entry);
+            rest.remove_prefix(eol + 1);
+        }
+        return true;
+    }
+
+    // Takes the content, for use as the names' arena (the names of the
+    // entries are followed by a blank, which the caller may overwrite).
+    [[nodiscard]] std::string release() { return std::move(content_); }
+
+    // The recorded wire size of `base` if its file size is still
+    // `file_size`. The first call builds a map of the entries.
+    [[nodiscard]] std::optional<std::uint64_t> lookup(std::string_view base,
+                                                      std::uint64_t file_size);
+
+    // An entry line as parsed; nullopt for anything a scan could not write.
+    [[nodiscard]] static std::optional<IndexEntry> parse_entry(std::string_view line);
+    // True for names the index can hold (no blanks or control bytes).
+    [[nodiscard]] static bool storable(std::string_view rel);
+
+    // The text of an index: header(stamp) then entry() per message.
+    [[nodiscard]] static std::string header(std::string_view stamp);
+    static void append_entry(std::string& text, std::string_view rel,
+                             std::uint64_t file_size, std::uint64_t wire_size);
+    // Replaces the INBOX's index by `text` unless it already says exactly
+    // that. Best effort: errors (read-only store, quota) are ignored; the
+    // next session scans and counts again.
+    static void save(int dir_fd, const std::string& text, std::string_view loaded);
+    // Removes the index (a file changed in place: its sizes are suspect).
+    static void drop(int dir_fd);
+
+private:
+    [[nodiscard]] std::string_view body() const {
+        return std::string_view(content_).substr(body_offset_);
+    }
+    struct Sizes {
+        std::uint64_t file_size;
+        std::uint64_t wire_size;
+    };
+    std::string content_; // the file as read
+    std::string stamp_;
+    std::size_t body_offset_ = 0;
+    std::optional<std::unordered_map<std::string_view, Sizes>> by_base_;
+};
+
+} // namespace pop3::shell

@@ -1,0 +1,209 @@
+// The shared index: as a size cache used when a file is unchanged, never
+// over a file that changed, harmless when corrupt, pruned of messages that
+// left; as a listing used only while new/ and cur/ are provably unchanged.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "maildir.hpp"
+#include "maildir_index.hpp"
+
+namespace fs = std::filesystem;
+using pop3::shell::Maildir;
+
+namespace {
+
+struct Inbox {
+    fs::path root;
+    Inbox() {
+        std::string pattern = "/tmp/pop3d-index-XXXXXX";
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        root = pattern;
+        for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(root / sub);
+    }
+    ~Inbox() {
+        std::error_code ec;
+        fs::remove_all(root, ec);
+    }
+    void write(const std::string& rel, const std::string& content) const {
+        std::ofstream(root / rel, std::ios::binary) << content;
+    }
+    std::string read(const std::string& rel) const {
+        std::ifstream in(root / rel, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    // Dates new/ and cur/ back to one fixed past time, as if the mailbox
+    // had been quiet since.
+    void age() const {
+        const timespec times[2] = {{0, UTIME_OMIT}, {1'700'000'000, 0}};
+        for (const char* sub : {"new", "cur"})
+            REQUIRE(::utimensat(AT_FDCWD, (root / sub).c_str(), times, 0) == 0);
+    }
+    std::vector<std::uint64_t> sizes() const {
+        auto box = Maildir::open(root.string(), false);
+        REQUIRE(box);
+        std::vector<std::uint64_t> out;
+        for (const auto& m : *box->snapshot()) out.push_back(m.size);
+        return out;
+    }
+};
+
+} // namespace
+
+TEST_CASE("sizes counted once are served from the cache while files are unchanged",
+          "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h:2,S", "a\nb\n");      // 6 octets as CRLF
+    inbox.write("new/101.M2.h,S=4", "c\r\nd");     // S= in the name: no stat; 6 as sent
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
+    // Same length, different line ends: only a cache hit can still say 6.
+    inbox.write("cur/100.M1.h:2,S", "ab\r\n");
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
+}
+
+TEST_CASE("a file whose size changed is counted again", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\nb\n");
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{6});
+    inbox.write("cur/100.M1.h", "a\nb\nc\n");
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{9});
+    CHECK(inbox.read("pop3d-index").find("cur/100.M1.h 6 9\n") != std::string::npos);
+}
+
+TEST_CASE("a corrupt or foreign cache is ignored", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\nb\n");
+    for (const char* junk : {"garbage", "pop3d-index 2 -\ncur/100.M1.h 4 999999", // torn line
+                             "pop3d-index 2 -\ncur/100.M1.h x 1\n",
+                             "pop3d-index 1 -\ncur/100.M1.h 4 1\n",
+                             "pop3d-index 2 -\n100.M1.h 4 1\n"}) {
+        inbox.write("pop3d-index", junk);
+        CHECK(inbox.sizes() == std::vector<std::uint64_t>{6});
+    }
+    // A cache that lies about a file of the right size is believed: it is
+    // the mailbox owner's own file (see docs/performance.md).
+    inbox.write("pop3d-index", "pop3d-index 2 -\ncur/100.M1.h 4 7\n");
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{7});
+}
+
+TEST_CASE("messages that left the mailbox leave the cache", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.write("cur/101.M2.h", "b\n");
+    inbox.sizes();
+    CHECK(inbox.read("pop3d-index").find("101.M2.h") != std::string::npos);
+    fs::remove(inbox.root / "cur/101.M2.h");
+    inbox.sizes();
+    CHECK(inbox.read("pop3d-index").find("101.M2.h") == std::string::npos);
+    CHECK(inbox.read("pop3d-index").find("100.M1.h") != std::string::npos);
+}
+
+TEST_CASE("an unwritable mailbox still opens, without a cache", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    fs::create_directory(inbox.root / ("pop3d-index.tmp." + std::to_string(::getpid())));
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3});
+    CHECK_FALSE(fs::exists(inbox.root / "pop3d-index"));
+}
+
+TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h:2,S", "a\nb\n");
+    inbox.write("new/101.M2.h,S=4", "c\r\nd");
+    inbox.age();
+    auto first = Maildir::open(inbox.root.string(), false);
+    REQUIRE(first);
+    CHECK_FALSE(first->listed_from_index());
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == std::string::npos);
+
+    auto second = Maildir::open(inbox.root.string(), false);
+    REQUIRE(second);
+    CHECK(second->listed_from_index());
+    CHECK(second->path_of(0) == "cur/100.M1.h:2,S");
+    CHECK(second->path_of(1) == "new/101.M2.h,S=4");
+    CHECK((*second->snapshot())[0] == pop3::core::MessageRef{6, "100.M1.h"});
+    CHECK((*second->snapshot())[1] == pop3::core::MessageRef{6, "101.M2.h"});
+    // The names work as names: mark seen, then remove.
+    REQUIRE(second->mark_seen(1));
+    CHECK(fs::exists(inbox.root / "cur/101.M2.h,S=4:2,S"));
+    CHECK(second->remove({0}) == pop3::shell::RemoveCounts{1, 0, 0});
+    CHECK_FALSE(fs::exists(inbox.root / "cur/100.M1.h:2,S"));
+
+    // Those changes moved cur/'s mtime: the next session scans.
+    auto third = Maildir::open(inbox.root.string(), false);
+    REQUIRE(third);
+    CHECK_FALSE(third->listed_from_index());
+    CHECK(third->size() == 1);
+}
+
+TEST_CASE("the listing is trusted exactly as far as the directory stamps", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    // A file slipped in with cur/'s mtime put back is not seen: proof that
+    // the listing, not a scan, answered (no writer does this; a delivery
+    // or rename always moves the mtime).
+    inbox.write("cur/200.M2.h", "b\n");
+    inbox.age();
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3});
+    // Any real change is seen: the mtime moves.
+    inbox.write("new/300.M3.h", "cc\n");
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3, 3, 4});
+}
+
+TEST_CASE("a forged index cannot name files outside new/ and cur/", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.write("tmp/555.M5.h", "not delivered\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    const std::string index = inbox.read("pop3d-index");
+    const std::string header = index.substr(0, index.find('\n') + 1);
+    for (const char* line : {"tmp/555.M5.h 14 15\n", "cur/../tmp/555.M5.h 14 15\n",
+                             "cur/.hidden 1 3\n", "../../etc/passwd 1 3\n",
+                             "cur/100.M1.h 2\n"}) {
+        inbox.write("pop3d-index", header + line);
+        auto box = Maildir::open(inbox.root.string(), false);
+        REQUIRE(box);
+        CHECK_FALSE(box->listed_from_index());
+        CHECK(box->path_of(0) == "cur/100.M1.h");
+        CHECK(box->size() == 1);
+    }
+}
+
+TEST_CASE("a file changed in place is reported at RETR and the index dropped", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\nb\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{6});
+    auto box = Maildir::open(inbox.root.string(), false);
+    REQUIRE(box);
+    REQUIRE(box->listed_from_index());
+    inbox.write("cur/100.M1.h", "a\nb\nc\n"); // rewritten, not renamed
+    REQUIRE(box->open_message(0));
+    CHECK(box->take_changed_in_place() == std::vector<std::size_t>{0});
+    CHECK(box->take_changed_in_place().empty());
+    CHECK_FALSE(fs::exists(inbox.root / "pop3d-index"));
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{9});
+}
+
+TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]") {
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.write("cur/101 M2.h", "b\n"); // a blank: not storable
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3, 3});
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
+    auto box = Maildir::open(inbox.root.string(), false);
+    REQUIRE(box);
+    CHECK_FALSE(box->listed_from_index());
+    CHECK(box->size() == 2);
+}
