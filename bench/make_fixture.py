@@ -132,7 +132,7 @@ def make_huge(root, megabytes, pool):
             f.write(block)
             size += len(block)
             newlines += block_newlines
-    # ,S= only: the wire size must be counted (or come from a size cache).
+    # ,S= only: the wire size must be counted (or come from the index).
     name = f"{BASE_TIME}.M1P4242.bench,S={size}"
     os.rename(tmp, os.path.join(inbox, "new", name))
     return inbox, size

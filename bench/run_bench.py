@@ -88,7 +88,7 @@ def start_pop3d(args, users):
                           "--passwd", os.path.join(args.root, "passwd")],
                   cwd=args.store, log=log)
 
-    def cold(user):  # a fresh store: no size cache from earlier sessions
+    def cold(user):  # a fresh store: no index from earlier sessions
         inbox = inbox_of(args, user)
         for f in os.listdir(inbox):
             if f.startswith("pop3d"):

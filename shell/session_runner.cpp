@@ -170,7 +170,9 @@ void SessionRunner::open_mailbox(const std::string& login) {
     maildir_ = std::make_unique<Maildir>(std::move(*box));
     auto snapshot = maildir_->snapshot();
     log_.line("mailbox " + path + ": " +
-              std::to_string(snapshot->size()) + " message(s)");
+              std::to_string(snapshot->size()) + " message(s)" +
+              (maildir_->listed_from_index() ? " (unchanged: listed from the index)"
+                                             : ""));
     feed(core::Event{core::MailboxOpened{std::move(snapshot)}});
 }
 
