@@ -742,7 +742,7 @@ void Maildir::refresh_into_pending(bool force) {
 }
 
 tl::expected<UniqueFd, std::error_code>
-Maildir::open_message(std::size_t index) {
+Maildir::open_message(std::size_t index, std::uint64_t* file_size) {
     const auto gone = std::make_error_code(std::errc::no_such_file_or_directory);
     for (int attempt = 0;; ++attempt) {
         if (index >= names_.size() || this->gone(index)) {
@@ -756,6 +756,9 @@ Maildir::open_message(std::size_t index) {
             MaildirIndex::drop(dir_.get());
             file_sizes_[index] = size;
             changed_in_place_.push_back(index);
+        }
+        if (fd && file_size != nullptr) {
+            *file_size = size;
         }
         if (fd || fd.error() != std::errc::no_such_file_or_directory ||
             attempt > 0) {
@@ -842,11 +845,13 @@ std::string_view Maildir::path_of(std::size_t index) const {
 }
 
 tl::expected<std::uint64_t, std::error_code>
-stream_message(int fd, std::optional<std::uint64_t> top_lines,
-               const std::function<bool(std::string_view)>& write) {
-    std::vector<char> buffer(k_read_chunk);
-    std::string out;
-    out.reserve(2 * k_read_chunk + 8);
+MessageStreamer::stream(int fd, std::optional<std::uint64_t> top_lines,
+                        std::optional<std::uint64_t> file_size,
+                        const std::function<bool(std::string_view)>& write) {
+    if (in_.empty()) {
+        in_.resize(k_read_chunk);
+        out_.reserve(2 * k_read_chunk + 8);
+    }
     pop3::core::DotStuffer stuffer;
     std::optional<pop3::core::TopLimiter> top;
     if (top_lines) {
@@ -856,8 +861,8 @@ stream_message(int fd, std::optional<std::uint64_t> top_lines,
         return tl::unexpected(std::make_error_code(std::errc::broken_pipe));
     };
     std::uint64_t octets = 0;
-    while (!(top && top->done())) {
-        const ssize_t n = read_some(fd, buffer.data(), buffer.size());
+    while (!(top && top->done()) && !(file_size && octets >= *file_size)) {
+        const ssize_t n = read_some(fd, in_.data(), in_.size());
         if (n < 0) {
             return tl::unexpected(last_error());
         }
@@ -865,22 +870,29 @@ stream_message(int fd, std::optional<std::uint64_t> top_lines,
             break;
         }
         octets += static_cast<std::uint64_t>(n);
-        std::string_view chunk{buffer.data(), static_cast<std::size_t>(n)};
+        std::string_view chunk{in_.data(), static_cast<std::size_t>(n)};
         if (top) {
             chunk = chunk.substr(0, top->accept(chunk));
         }
-        out.clear();
-        stuffer.feed(chunk, out);
-        if (!out.empty() && !write(out)) {
+        out_.clear();
+        stuffer.feed(chunk, out_);
+        if (!out_.empty() && !write(out_)) {
             return write_failed();
         }
     }
-    out.clear();
-    stuffer.finish(out);
-    if (!write(out)) {
+    out_.clear();
+    stuffer.finish(out_);
+    if (!write(out_)) {
         return write_failed();
     }
     return octets;
+}
+
+tl::expected<std::uint64_t, std::error_code>
+stream_message(int fd, std::optional<std::uint64_t> top_lines,
+               const std::function<bool(std::string_view)>& write) {
+    MessageStreamer streamer;
+    return streamer.stream(fd, top_lines, std::nullopt, write);
 }
 
 } // namespace pop3::shell

@@ -71,8 +71,9 @@ public:
     // message is gone (or `index` is out of range); std::errc::invalid_argument
     // when the name now holds something other than a regular file; ELOOP for
     // a symlink; any other open(2) error as is.
+    // `file_size`, if given, receives the file's size at open.
     [[nodiscard]] tl::expected<UniqueFd, std::error_code>
-    open_message(std::size_t index);
+    open_message(std::size_t index, std::uint64_t* file_size = nullptr);
 
     // Marks the message seen the Maildir way: new/X -> cur/X:2,S and
     // cur/X:2,FLAGS -> cur/X:2,FLAGS+S (sorted). Idempotent. Best effort:
@@ -176,7 +177,24 @@ private:
 // the header, the blank line and that many body lines pass. `write` gets
 // wire-ready chunks, the last one ending in ".\r\n". Returns the number of
 // message octets read from `fd`, or the read(2) error, or
-// std::errc::broken_pipe when `write` returned false.
+// std::errc::broken_pipe when `write` returned false. A streamer keeps its
+// buffers from one message to the next (issue 6: allocating and freeing
+// them per RETR moved the heap top twice per message).
+class MessageStreamer {
+public:
+    // `file_size`, when known (fstat at open), ends the reading without a
+    // last read(2) that only finds the end of the file.
+    [[nodiscard]] tl::expected<std::uint64_t, std::error_code>
+    stream(int fd, std::optional<std::uint64_t> top_lines,
+           std::optional<std::uint64_t> file_size,
+           const std::function<bool(std::string_view)>& write);
+
+private:
+    std::vector<char> in_;
+    std::string out_;
+};
+
+// One message with a streamer of its own (tests).
 [[nodiscard]] tl::expected<std::uint64_t, std::error_code>
 stream_message(int fd, std::optional<std::uint64_t> top_lines,
                const std::function<bool(std::string_view)>& write);

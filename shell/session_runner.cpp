@@ -177,7 +177,8 @@ void SessionRunner::open_mailbox(const std::string& login) {
 }
 
 void SessionRunner::send_message(const core::SendMessage& send) {
-    auto fd = maildir_->open_message(send.index);
+    std::uint64_t file_size = 0;
+    auto fd = maildir_->open_message(send.index, &file_size);
     if (!fd) {
         bool gone = fd.error() == std::errc::no_such_file_or_directory;
         if (!gone)
@@ -194,7 +195,7 @@ void SessionRunner::send_message(const core::SendMessage& send) {
                   "be wrong this session; the index was dropped");
     trace_response(send.status);
     transport_.send(core::render(send.status));
-    auto streamed = stream_message(fd->get(), send.top_lines,
+    auto streamed = streamer_.stream(fd->get(), send.top_lines, file_size,
                                    [this](std::string_view chunk) {
                                        return transport_.send(chunk);
                                    });

@@ -50,6 +50,7 @@ private:
     pop3::core::Config config_;
     pop3::core::SessionState state_ = pop3::core::Idle{};
     std::unique_ptr<Maildir> maildir_;
+    MessageStreamer streamer_; // buffers kept across RETR/TOP
     bool closing_ = false;
     // Counts for the closing log line.
     std::uint64_t retrieved_ = 0, retrieved_octets_ = 0, deleted_ = 0;

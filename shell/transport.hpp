@@ -71,6 +71,7 @@ private:
     // One bounded write of out_[done..]; bytes written, 0 = stop (broken_).
     std::size_t write_some(std::size_t done);
     std::uint64_t sent_ = 0;
+    bool out_is_socket_ = true; // until send(2) says ENOTSOCK
 };
 
 } // namespace pop3::shell

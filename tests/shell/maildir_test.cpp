@@ -423,6 +423,35 @@ TEST_CASE("stream_message sends only the header and n body lines for TOP",
           "A: 1\r\nB: 2\r\n\r\n..l1\r\nl2\r\nl3\r\n.\r\n");
 }
 
+TEST_CASE("one streamer serves message after message, with or without a size hint",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "first\n.dot");
+    dir.write("new/2.b.host", std::string(200000, 'x') + "\n.y\n");
+    pop3::shell::MessageStreamer streamer;
+    for (int round = 0; round < 2; ++round) {
+        for (const char* rel : {"new/1.a.host", "new/2.b.host"}) {
+            const std::string path = dir.at(rel);
+            pop3::shell::UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+            const auto size = static_cast<std::uint64_t>(fs::file_size(path));
+            std::string wire;
+            // Round 0: the file's size as hint (no read at the end of the
+            // file); round 1: none (read until read(2) returns 0).
+            auto read = streamer.stream(
+                fd.get(), std::nullopt,
+                round == 0 ? std::optional<std::uint64_t>(size) : std::nullopt,
+                [&](std::string_view chunk) {
+                    wire.append(chunk);
+                    return true;
+                });
+            REQUIRE(read);
+            CHECK(*read == size);
+            CHECK(wire == (rel[4] == '1' ? std::string("first\r\n..dot\r\n.\r\n")
+                                         : std::string(200000, 'x') + "\r\n..y\r\n.\r\n"));
+        }
+    }
+}
+
 TEST_CASE("stream_message reports a failing writer", "[shell][maildir]") {
     TempMaildir dir;
     dir.write("new/1.a.host", "a\n");
