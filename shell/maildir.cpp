@@ -850,7 +850,7 @@ MessageStreamer::stream(int fd, std::optional<std::uint64_t> top_lines,
                         const std::function<bool(std::string_view)>& write) {
     if (in_.empty()) {
         in_.resize(k_read_chunk);
-        out_.reserve(2 * k_read_chunk + 8);
+        out_.resize(pop3::core::DotStuffer::max_output(k_read_chunk));
     }
     pop3::core::DotStuffer stuffer;
     std::optional<pop3::core::TopLimiter> top;
@@ -874,15 +874,14 @@ MessageStreamer::stream(int fd, std::optional<std::uint64_t> top_lines,
         if (top) {
             chunk = chunk.substr(0, top->accept(chunk));
         }
-        out_.clear();
-        stuffer.feed(chunk, out_);
-        if (!out_.empty() && !write(out_)) {
+        const std::size_t stuffed = stuffer.feed(chunk, out_.data());
+        if (stuffed != 0 && !write(std::string_view(out_.data(), stuffed))) {
             return write_failed();
         }
     }
-    out_.clear();
-    stuffer.finish(out_);
-    if (!write(out_)) {
+    std::string last;
+    stuffer.finish(last);
+    if (!write(last)) {
         return write_failed();
     }
     return octets;

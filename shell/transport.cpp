@@ -60,9 +60,9 @@ Transport::ReadResult Transport::tls_read(int timeout_ms) {
     return {Status::interrupted, {}};
 }
 
-std::size_t Transport::tls_write_some(std::size_t done) {
+std::size_t Transport::tls_write_some(std::string_view pending) {
     for (int attempt = 0; attempt < 1000; ++attempt) {
-        auto io = tls_->write(out_.data() + done, out_.size() - done);
+        auto io = tls_->write(pending.data(), pending.size());
         if (io.bytes > 0) return static_cast<std::size_t>(io.bytes);
         if (io.failed || io.want == TlsSession::Want::nothing) break;
         pollfd p{io.want == TlsSession::Want::read ? in_fd_ : out_fd_,
@@ -115,6 +115,12 @@ Transport::ReadResult Transport::read(int timeout_ms) {
 
 bool Transport::send(std::string_view bytes) {
     if (broken_) return false;
+    if (out_.empty() && bytes.size() >= k_flush_threshold && !tls_) {
+        // A whole chunk of a message: written from the caller's buffer,
+        // not copied into ours first.
+        write_all(bytes);
+        return !broken_;
+    }
     out_.append(bytes);
     if (out_.size() >= k_flush_threshold) return flush();
     return true;
@@ -126,10 +132,9 @@ bool Transport::send(std::string_view bytes) {
 // POLLOUT guarantees room for) on a pipe. A client that reads nothing thus
 // costs at most one write timeout, and pop3d buffers at most 64 KiB + one
 // chunk for it.
-std::size_t Transport::write_some(std::size_t done) {
-    if (tls_) return tls_write_some(done);
-    const char* data = out_.data() + done;
-    const std::size_t size = out_.size() - done;
+std::size_t Transport::write_some(std::string_view pending) {
+    const char* data = pending.data();
+    const std::size_t size = pending.size();
     // A socket is tried first and waited for only when full (one system
     // call per write instead of two); a pipe is waited for first, since
     // only POLLOUT promises it room for PIPE_BUF octets.
@@ -160,13 +165,17 @@ std::size_t Transport::write_some(std::size_t done) {
     return 0;
 }
 
-bool Transport::flush() {
+void Transport::write_all(std::string_view bytes) {
     std::size_t done = 0;
-    while (!broken_ && done < out_.size()) {
-        auto n = write_some(done);
+    while (!broken_ && done < bytes.size()) {
+        auto n = tls_ ? tls_write_some(bytes.substr(done)) : write_some(bytes.substr(done));
         done += n;
         sent_ += n;
     }
+}
+
+bool Transport::flush() {
+    write_all(out_);
     out_.clear();
     return !broken_;
 }

@@ -57,7 +57,7 @@ private:
     std::unique_ptr<TlsSession> tls_;
     // The TLS counterparts of read(2) and of one non-blocking write.
     ReadResult tls_read(int timeout_ms);
-    std::size_t tls_write_some(std::size_t done);
+    std::size_t tls_write_some(std::string_view pending);
     int in_fd_;
     int out_fd_;
     std::string out_;
@@ -68,8 +68,11 @@ private:
         std::chrono::steady_clock::time_point::max();
     // Milliseconds to wait: `ms`, capped by the session deadline.
     [[nodiscard]] int capped(int ms) const;
-    // One bounded write of out_[done..]; bytes written, 0 = stop (broken_).
-    std::size_t write_some(std::size_t done);
+    // One bounded write of (a prefix of) `pending`; bytes written, 0 = stop
+    // (broken_).
+    std::size_t write_some(std::string_view pending);
+    // Writes all of `bytes` (through TLS when active) unless broken_.
+    void write_all(std::string_view bytes);
     std::uint64_t sent_ = 0;
     bool out_is_socket_ = true; // until send(2) says ENOTSOCK
 };

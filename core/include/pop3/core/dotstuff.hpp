@@ -15,10 +15,20 @@ class DotStuffer {
 public:
     // Appends the wire form of `chunk` to `out`.
     void feed(std::string_view chunk, std::string& out);
+    // Writes the wire form of `chunk` to `out`, which must have room for
+    // max_output(chunk.size()) octets; returns the octets written. For
+    // callers that keep their own buffer (no zero-filling, no growth).
+    [[nodiscard]] std::size_t feed(std::string_view chunk, char* out);
+    [[nodiscard]] static constexpr std::size_t max_output(std::size_t input) {
+        return 2 * input + k_slack; // each octet at most doubles
+    }
     // Completes the last line and appends the termination octet line.
     void finish(std::string& out);
 
 private:
+    // The block scanner stores 16 octets at a time and may write up to 16
+    // past the last octet it keeps.
+    static constexpr std::size_t k_slack = 16;
     bool at_line_start_ = true;
     bool prev_cr_ = false; // last input byte was CR
 };
