@@ -324,10 +324,10 @@ bool Maildir::take_listing(MaildirIndex& index) {
     std::vector<std::uint64_t> file_sizes;
     pop3::core::Snapshot snapshot;
     const std::string_view content = index.content();
-    bool fits = true;
+    static_assert(MaildirIndex::k_max_bytes <= UINT32_MAX,
+                  "offsets into the index's text must fit a NameRef");
     const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
         const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
-        fits = fits && offset <= UINT32_MAX;
         names.push_back({static_cast<std::uint32_t>(offset),
                          static_cast<std::uint16_t>(entry.rel.size()),
                          static_cast<std::uint16_t>(entry.base_size)});
@@ -335,7 +335,7 @@ bool Maildir::take_listing(MaildirIndex& index) {
         snapshot.add(entry.wire_size,
                      pop3::core::uidl_for(entry.rel.substr(k_subdir_prefix, entry.base_size)));
     });
-    if (!valid || !fits) {
+    if (!valid) {
         return false;
     }
     // The index's text becomes the arena: each name ends at the blank

@@ -14,8 +14,6 @@ namespace pop3::shell {
 namespace {
 
 constexpr std::string_view k_magic = "pop3d-index 2 ";
-// 1,000,000 messages with 200-octet names fit.
-constexpr std::size_t k_max_index_bytes = 256u * 1024u * 1024u;
 constexpr std::size_t k_subdir_prefix = 4; // "new/" or "cur/"
 
 std::optional<std::uint64_t> number(std::string_view text) {
@@ -73,7 +71,7 @@ MaildirIndex MaildirIndex::load(int dir_fd) {
     if (!fd) return index;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        static_cast<std::uint64_t>(st.st_size) > k_max_index_bytes)
+        static_cast<std::uint64_t>(st.st_size) > k_max_bytes)
         return index;
     std::string content(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;

@@ -37,6 +37,8 @@ struct IndexEntry {
 class MaildirIndex {
 public:
     static constexpr const char* k_file_name = "pop3d-index";
+    // Larger files are ignored (1,000,000 messages with 200-octet names fit).
+    static constexpr std::size_t k_max_bytes = 256u * 1024u * 1024u;
     // A stamp for "the listing cannot be trusted, sizes only".
     static constexpr std::string_view k_no_stamp = "-";
 

@@ -39,6 +39,29 @@ def base(name):
     return re.split(r"[:,]", os.path.basename(name))[0]
 
 
+def current_path(inbox, b):
+    """The file of the message with base name `b`, wherever it is now."""
+    for sub in ("new", "cur"):
+        for f in os.listdir(os.path.join(inbox, sub)):
+            if base(f) == b:
+                return os.path.join(inbox, sub, f)
+    return None
+
+
+def stat_session(test, store, expected_count):
+    """One login, STAT (checked against the expected count), QUIT; returns
+    pop3d's log."""
+    c = spawn_stdio(store)
+    try:
+        c.readline()
+        c.login(USER, "pw")
+        test.assertEqual(c.cmd("STAT").split()[:2], ["+OK", str(expected_count)])
+        test.assertTrue(c.cmd("QUIT").startswith("+OK"))
+    finally:
+        c.close()
+    return c.proc.stderr.read().decode(errors="replace")
+
+
 class StoreProperty(unittest.TestCase):
     def run_case(self, rng):
         store = Mailstore()
@@ -72,13 +95,6 @@ class StoreProperty(unittest.TestCase):
                 return (1 <= n <= len(order) and order[n - 1] not in deleted
                         and order[n - 1] not in expunged)
 
-            def current_path(b):
-                for sub in ("new", "cur"):
-                    for f in os.listdir(os.path.join(inbox, sub)):
-                        if base(f) == b:
-                            return os.path.join(inbox, sub, f)
-                return None
-
             for _ in range(rng.randrange(5, 40)):
                 op = rng.choice(["STAT", "LIST", "UIDL", "RETR", "TOP", "DELE",
                                  "RSET", "NOOP", "deliver", "expunge", "rename"])
@@ -91,13 +107,13 @@ class StoreProperty(unittest.TestCase):
                     candidates = [b for b in order if b not in expunged]
                     if candidates:
                         b = rng.choice(candidates)
-                        os.unlink(current_path(b))
+                        os.unlink(current_path(inbox, b))
                         expunged.add(b)
                 elif op == "rename":
                     candidates = [b for b in order if b not in expunged]
                     if candidates:
                         b = rng.choice(candidates)
-                        old = current_path(b)
+                        old = current_path(inbox, b)
                         flags = "".join(sorted(rng.sample("FRST", rng.randrange(1, 3))))
                         os.rename(old, os.path.join(inbox, "cur", f"{b}:2,{flags}"))
                 elif op == "STAT":
@@ -155,14 +171,7 @@ class StoreProperty(unittest.TestCase):
                 os.utime(os.path.join(inbox, sub), (clock[0], clock[0]))
 
         quiet()
-        c = spawn_stdio(store)
-        try:
-            c.readline()
-            c.login(USER, "pw")
-            self.assertEqual(c.cmd("STAT").split()[:2], ["+OK", str(len(order))])
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        finally:
-            c.close()
+        stat_session(self, store, len(order))
         changes = rng.randrange(0, 3)
         for k in range(changes):
             op = rng.choice(["deliver", "expunge", "rename"])
@@ -173,9 +182,7 @@ class StoreProperty(unittest.TestCase):
                 order.append(base(rel))
             elif order:
                 b = rng.choice(order)
-                sub = "cur" if b in {base(f) for f in os.listdir(os.path.join(inbox, "cur"))} else "new"
-                old = next(os.path.join(inbox, sub, f) for f in os.listdir(os.path.join(inbox, sub))
-                           if base(f) == b)
+                old = current_path(inbox, b)
                 if op == "expunge":
                     os.unlink(old)
                     order.remove(b)
@@ -184,15 +191,7 @@ class StoreProperty(unittest.TestCase):
                     os.rename(old, os.path.join(inbox, "cur", f"{b}:2,T"))
         if changes:
             quiet()
-        c = spawn_stdio(store)
-        try:
-            c.readline()
-            c.login(USER, "pw")
-            self.assertEqual(c.cmd("STAT").split()[:2], ["+OK", str(len(order))])
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        finally:
-            c.close()
-        log = c.proc.stderr.read().decode(errors="replace")
+        log = stat_session(self, store, len(order))
         # Unchanged since the last session: the listing comes from the index.
         self.assertEqual("listed from the index" in log, changes == 0, log)
 
