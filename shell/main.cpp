@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -14,11 +13,8 @@
 
 #include "log.hpp"
 #include "options.hpp"
-#include "passwd_file.hpp"
-#include "pop3/core/ascii.hpp"
+#include "monitor.hpp"
 #include "session_runner.hpp"
-#include "tls.hpp"
-#include "transport.hpp"
 
 namespace {
 
@@ -60,66 +56,6 @@ std::string peer_address(int fd) {
     return text;
 }
 
-// RFC 1939 section 7 APOP: "<process-ID.clock@hostname>", unique per session.
-std::string apop_banner() {
-    char host[256] = "localhost";
-    ::gethostname(host, sizeof host - 1);
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return "<" + std::to_string(::getpid()) + "." + std::to_string(now.tv_sec) +
-           "." + std::to_string(now.tv_nsec) + "@" + host + ">";
-}
-
-// What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a
-// plaintext secret, SCRAM a plaintext or a stored SCRAM secret. Clients such
-// as curl use the strongest method offered and never fall back, so offering
-// one that no account can use would lock them out.
-struct SecretKinds {
-    bool plaintext = false;
-    bool cram_md5 = false;
-    bool scram_sha1 = false;
-    bool scram_sha256 = false;
-};
-
-SecretKinds secret_kinds(const PasswdFile* passwd) {
-    SecretKinds kinds;
-    if (passwd == nullptr) return kinds; // unreadable: offer nothing extra
-    passwd->for_each_scheme([&](std::string_view scheme) {
-        auto name = pop3::core::ascii_lower(scheme.substr(0, scheme.find('.')));
-        kinds.plaintext = kinds.plaintext || name == "plain" || name == "clear" ||
-                          name == "cleartext";
-        kinds.cram_md5 = kinds.cram_md5 || name == "cram-md5";
-        kinds.scram_sha1 = kinds.scram_sha1 || name == "scram-sha-1";
-        kinds.scram_sha256 = kinds.scram_sha256 || name == "scram-sha-256";
-    });
-    return kinds;
-}
-
-bool offer_apop(const Options& options, const SecretKinds& kinds) {
-    switch (options.apop) {
-    case Options::Apop::on: return true;
-    case Options::Apop::off: return false;
-    case Options::Apop::automatic: break;
-    }
-    return kinds.plaintext;
-}
-
-std::vector<pop3::core::Mechanism> offered_sasl(const Options& options,
-                                                const SecretKinds& kinds) {
-    using pop3::core::Mechanism;
-    std::vector<Mechanism> out;
-    if (!options.sasl.empty()) {
-        for (const auto& name : options.sasl)
-            if (auto m = pop3::core::mechanism_from_name(name)) out.push_back(*m);
-        return out;
-    }
-    out = {Mechanism::plain, Mechanism::login};
-    if (kinds.plaintext || kinds.cram_md5) out.push_back(Mechanism::cram_md5);
-    if (kinds.plaintext || kinds.scram_sha1) out.push_back(Mechanism::scram_sha1);
-    if (kinds.plaintext || kinds.scram_sha256) out.push_back(Mechanism::scram_sha256);
-    return out;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -148,35 +84,10 @@ int main(int argc, char** argv) {
         if (options->socket_fd) ::close(*options->socket_fd);
         return 0;
     }
-    std::optional<TlsContext> tls;
-    if (!options->tls_cert.empty()) {
-        auto loaded = TlsContext::load(options->tls_cert, options->tls_key);
-        if (!loaded) {
-            std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
-            log.line("cannot start: " + loaded.error());
-            if (options->socket_fd) ::close(*options->socket_fd);
-            return 1;
-        }
-        tls = std::move(*loaded);
-    }
     install_signals();
     log.line("session start from " + peer_address(in_fd));
-    Transport transport(in_fd, out_fd);
-    // The session's one read of the passwd-file: what the greeting offers,
-    // the logins and the SCRAM salt key all come from it.
-    std::optional<PasswdFile> passwd;
-    if (auto file = PasswdFile::read(options->passwd_file)) {
-        passwd = std::move(*file);
-    } else {
-        log.line("cannot read passwd-file " + options->passwd_file + ": " +
-                 file.error().message());
-    }
-    auto kinds = secret_kinds(passwd ? &*passwd : nullptr);
-    SessionRunner runner(*options, log, transport,
-                         offer_apop(*options, kinds) ? apop_banner() : std::string(),
-                         tls ? &*tls : nullptr, offered_sasl(*options, kinds),
-                         std::move(passwd));
-    int status = runner.run();
+    // The session runs in three processes (monitor.hpp, docs/design.md).
+    int status = serve_connection(*options, log, in_fd, out_fd);
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;
 }

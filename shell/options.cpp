@@ -41,6 +41,10 @@ std::string usage() {
            "  --default-domain DOMAIN      domain for logins without @domain\n"
            "  --timeout SECONDS            idle autologout (default 600, as RFC 1939 asks)\n"
            "  --session-limit SECONDS      total session time, 0 = none (default 7200)\n"
+           "  --login-timeout SECONDS      time from connection to login (default 180)\n"
+           "  --login-user NAME            unprivileged account that handles the client\n"
+           "                               before login when started as root\n"
+           "                               (default pop3d, else nobody)\n"
            "  --max-auth-failures N        failed logins before closing (default 3)\n"
            "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
            "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
@@ -117,6 +121,13 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             error = set_number("--timeout", o.timeout_seconds, 1, 86'400);
         } else if (arg == "--session-limit") {
             error = set_number("--session-limit", o.session_limit_seconds, 0, 604'800);
+        } else if (arg == "--login-timeout") {
+            error = set_number("--login-timeout", o.login_timeout_seconds, 1, 86'400);
+        } else if (arg == "--login-user") {
+            auto v = value("--login-user");
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string("--login-user: empty name"));
+            o.login_user = std::string(*v);
         } else if (arg == "--max-auth-failures") {
             error = set_number("--max-auth-failures", o.max_auth_failures, 1, 100);
         } else if (arg == "--max-bad-commands") {

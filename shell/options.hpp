@@ -22,6 +22,11 @@ struct Options {
     unsigned timeout_seconds = pop3::core::k_default_idle_timeout_seconds;
     // Total session time, whatever the client does (issue 7); 0 = no limit.
     unsigned session_limit_seconds = 7200;
+    // Time from connection to login, TLS handshake included; Dovecot's 180 s.
+    unsigned login_timeout_seconds = pop3::core::k_default_login_timeout_seconds;
+    // The unprivileged account of the login and auth processes when started
+    // as root; empty = "pop3d", else "nobody" (sandbox.hpp).
+    std::string login_user;
     unsigned max_auth_failures = pop3::core::k_default_max_auth_failures;
     unsigned max_bad_commands = pop3::core::k_default_max_bad_commands;
     unsigned auth_failure_delay_ms = 1000;

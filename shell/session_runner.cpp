@@ -45,19 +45,38 @@ bool termination_requested() {
 } // namespace
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
-                             Transport& transport, std::string apop_banner,
-                             const TlsContext* tls,
-                             std::vector<core::Mechanism> sasl,
-                             std::optional<PasswdFile> passwd)
-    : options_(options), log_(log), transport_(transport),
-      banner_(std::move(apop_banner)), tls_(tls), auth_(options, log, banner_, std::move(passwd)) {
-    config_.tls_available = tls != nullptr;
-    config_.sasl = std::move(sasl);
-    config_.allow_plaintext = options.allow_plaintext;
-    config_.max_auth_failures = options.max_auth_failures;
-    config_.max_bad_commands = options.max_bad_commands;
-    config_.apop = !banner_.empty();
-    config_.mark_seen = options.mark_seen;
+                             Transport& transport, const core::privsep::Offer& offer,
+                             Clock::time_point started, AuthClient& auth,
+                             const TlsContext* tls)
+    : options_(options), log_(log), transport_(transport), started_(started),
+      auth_(&auth), tls_(tls) {
+    set_config(offer);
+}
+
+SessionRunner::SessionRunner(const Options& options, const Log& log,
+                             Transport& transport, const core::privsep::Offer& offer,
+                             Clock::time_point started,
+                             const core::privsep::Handoff& handoff, MailIds ids)
+    : options_(options), log_(log), transport_(transport), started_(started),
+      resumed_(handoff), ids_(ids) {
+    set_config(offer);
+    framer_.resume({handoff.pending_input, static_cast<std::size_t>(handoff.discarding)});
+    // Where the login process's core stood when it handed over: the
+    // credentials are verified and the mailbox is to be opened.
+    core::Authorization before;
+    before.tls = handoff.tls;
+    state_ = core::Authenticating{std::move(before), handoff.user, true};
+}
+
+void SessionRunner::set_config(const core::privsep::Offer& offer) {
+    config_.tls_available = !options_.tls_cert.empty();
+    config_.sasl = offer.sasl;
+    config_.allow_plaintext = options_.allow_plaintext;
+    config_.max_auth_failures = options_.max_auth_failures;
+    config_.max_bad_commands = options_.max_bad_commands;
+    config_.apop = !offer.apop_banner.empty();
+    banner_ = offer.apop_banner;
+    config_.mark_seen = options_.mark_seen;
     config_.implementation = "pop3d-" POP3D_VERSION;
 }
 
@@ -89,28 +108,31 @@ void SessionRunner::execute(const core::Effect& effect) {
     std::visit(
         [this](const auto& e) {
             using T = std::decay_t<decltype(e)>;
-            if constexpr (std::is_same_v<T, core::VerifyPassword>) {
-                transport_.flush();
-                auto result = auth_.check_password(e.user, e.secret, e.method);
-                after_login_attempt(result);
+            if constexpr (std::is_same_v<T, core::VerifyPassword> ||
+                          std::is_same_v<T, core::VerifyApop> ||
+                          std::is_same_v<T, core::VerifyCram>) {
+                transport_.flush(); // the client sees its answers so far first
+                auto result = auth_ ? auth_->verify(e)
+                                    : core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
+                if constexpr (std::is_same_v<T, core::VerifyPassword>) after_login_attempt(result);
                 feed(core::Event{std::move(result)});
-            } else if constexpr (std::is_same_v<T, core::VerifyApop>) {
-                transport_.flush();
-                feed(core::Event{auth_.check_apop(e.user, e.digest)});
-            } else if constexpr (std::is_same_v<T, core::VerifyCram>) {
-                transport_.flush();
-                feed(core::Event{auth_.check_cram(e.user, e.challenge, e.digest_hex)});
+                if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::FetchScramCredentials>) {
-                feed(core::Event{core::ScramCredentialsFound{
-                    auth_.scram_lookup(e.mechanism, e.user)}});
+                core::ScramCredentials found;
+                if (auth_) found = auth_->scram_lookup(e);
+                feed(core::Event{core::ScramCredentialsFound{std::move(found)}});
+                if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::VerifyScram>) {
                 transport_.flush();
-                feed(core::Event{auth_.scram_verify(e.mechanism, e.credentials,
-                                                    e.auth_message, e.proof)});
+                core::ScramVerdict verdict{false, {}};
+                if (auth_) verdict = auth_->scram_verify(e);
+                feed(core::Event{std::move(verdict)});
+                if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();
             } else if constexpr (std::is_same_v<T, core::OpenMailbox>) {
-                open_mailbox(e.user);
+                if (auth_) hand_off(e.user);
+                else open_mailbox(e.user);
             } else if constexpr (std::is_same_v<T, core::SendMessage>) {
                 send_message(e);
             } else if constexpr (std::is_same_v<T, core::Update>) {
@@ -129,8 +151,24 @@ void SessionRunner::execute(const core::Effect& effect) {
         effect);
 }
 
-// After authentication: become the mail user (when root), then take the
-// snapshot of domain/user/INBOX.
+// The end of the login process's part: everything the client sent after
+// the verified login goes to the mail process with the user's name.
+void SessionRunner::hand_off(const std::string& user) {
+    closing_ = true;
+    if (!transport_.flush()) return; // the client is gone: nothing to hand over
+    auto held = framer_.held();
+    core::privsep::Handoff handoff{user, transport_.tls_active(), std::move(held.bytes),
+                                   held.discarding};
+    if (!auth_->hand_off(handoff)) {
+        log_.line("cannot hand the session of " + user + " to the mail process");
+        return;
+    }
+    handed_off_ = std::move(handoff);
+}
+
+// After authentication, in the mail process: become the mail user (when
+// root), then take the snapshot of domain/user/INBOX. The login process is
+// gone, so any failure ends the session after its -ERR.
 void SessionRunner::open_mailbox(const std::string& login) {
     auto at = login.rfind('@');
     if (at == std::string::npos) { // never from the core; refuse, do not guess
@@ -140,11 +178,13 @@ void SessionRunner::open_mailbox(const std::string& login) {
     }
     std::string path = login.substr(at + 1) + "/" +
                        login.substr(0, at) + "/INBOX";
-    // Least privilege (issue 7, docs/design.md): as root, become
-    // the mail user before the mailbox is touched; never serve
-    // mail as root. Once dropped, no other login can be served,
-    // so any failure from here on ends the session.
-    auto who = become_mail_user(auth_.verified_entry(), path);
+    // Least privilege (docs/design.md): as root, become the mail user
+    // before the mailbox is touched; never serve mail as root.
+    pop3::core::PasswdEntry entry;
+    entry.user = login;
+    entry.uid = ids_.uid;
+    entry.gid = ids_.gid;
+    auto who = become_mail_user(entry, path);
     if (!who) {
         log_.line("refusing mailbox " + path + ": " + who.error());
         feed(core::Event{core::MailboxFailed{
@@ -164,7 +204,7 @@ void SessionRunner::open_mailbox(const std::string& login) {
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_temp,
             "cannot open the mailbox now; try again later"}});
-        if (*who) closing_ = true; // privileges are gone
+        closing_ = true;
         return;
     }
     maildir_ = std::make_unique<Maildir>(std::move(*box));
@@ -270,33 +310,51 @@ void SessionRunner::before_command() {
         feed(core::Event{core::MessagesVanished{std::move(vanished)}});
 }
 
-int SessionRunner::run() {
+std::string SessionRunner::timeout_reason() const {
+    if (!transport_.past_deadline()) return "idle timeout";
+    return login_deadline_ ? "login time limit" : "session time limit";
+}
+
+SessionRunner::Outcome SessionRunner::run() {
     const int timeout_ms = static_cast<int>(options_.timeout_seconds) * 1000;
-    // Hardening (issue 7): writes wait at most the idle timeout for a client
-    // that reads nothing, and the whole session ends at --session-limit.
+    // Hardening: writes wait at most the idle timeout for a client that
+    // reads nothing; the whole session ends at --session-limit, and the
+    // time before login (TLS handshake included) at --login-timeout.
     transport_.set_write_timeout(timeout_ms);
+    auto deadline = Clock::time_point::max();
     if (options_.session_limit_seconds > 0)
-        transport_.set_deadline(std::chrono::steady_clock::now() +
-                                std::chrono::seconds(options_.session_limit_seconds));
-    if (options_.tls_implicit && tls_ != nullptr) {
+        deadline = started_ + std::chrono::seconds(options_.session_limit_seconds);
+    const auto login_deadline = started_ + std::chrono::seconds(options_.login_timeout_seconds);
+    if (auth_ && login_deadline < deadline) {
+        deadline = login_deadline;
+        login_deadline_ = true;
+    }
+    transport_.set_deadline(deadline);
+    if (auth_ && options_.tls_implicit && tls_ != nullptr) {
         auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
                                           transport_.budget(timeout_ms));
         if (!session) {
             log_.line("TLS handshake failed: " + session.error());
             log_.line("session end (TLS handshake failed): retrieved 0 (0 octets), deleted 0");
-            return 0;
+            return {};
         }
         log_.line("TLS: " + (*session)->description());
         transport_.use_tls(std::move(*session));
     }
-    feed(core::Event{core::Connected{banner_, transport_.tls_active(), random_seed()}});
+    if (resumed_) open_mailbox(resumed_->user);
+    else feed(core::Event{core::Connected{banner_, transport_.tls_active(), random_seed()}});
     std::string why = "closed";
+    // The idle timer restarts on a complete line only: a client dripping
+    // one byte at a time is not active (it would otherwise hold its
+    // process for as long as it likes).
+    auto last_line = Clock::now();
     while (!closing_ && !transport_.broken()) {
         while (!closing_) {
             if (termination_requested()) break;
             framer_.set_max_line(core::line_limit(state_));
             auto frame = framer_.next();
             if (!frame) break;
+            last_line = Clock::now();
             trace_line(*frame);
             before_command();
             std::visit([this](auto&& f) { feed(core::Input{f}); }, *frame);
@@ -308,14 +366,18 @@ int SessionRunner::run() {
             break;
         }
         if (!transport_.flush()) break;
-        auto got = transport_.read(timeout_ms);
+        auto idle_left = std::chrono::ceil<std::chrono::milliseconds>(
+                             last_line + std::chrono::milliseconds(timeout_ms) - Clock::now())
+                             .count();
+        auto got = idle_left > 0 ? transport_.read(static_cast<int>(idle_left))
+                                 : Transport::ReadResult{Transport::Status::timeout, {}};
         if (got.status == Transport::Status::data) {
             framer_.feed(got.data);
             continue;
         }
         if (got.status == Transport::Status::interrupted && !g_terminate) continue;
         if (got.status == Transport::Status::timeout) {
-            why = transport_.past_deadline() ? "session time limit" : "idle timeout";
+            why = timeout_reason();
             feed(core::Event{core::Timeout{}});
             break;
         }
@@ -323,6 +385,7 @@ int SessionRunner::run() {
         feed(core::Event{core::Hangup{}});
         break;
     }
+    if (handed_off_) return {0, std::move(handed_off_)}; // the mail process goes on
     transport_.flush();
     transport_.close_tls();
     if (transport_.broken() && why == "closed") why = "client disconnected";
@@ -330,7 +393,7 @@ int SessionRunner::run() {
               std::to_string(retrieved_) + " (" +
               std::to_string(retrieved_octets_) + " octets), deleted " +
               std::to_string(deleted_));
-    return 0;
+    return {};
 }
 
 } // namespace pop3::shell

@@ -1,15 +1,21 @@
 // The interpreter: reads client lines, steps the core, writes its responses
-// and carries out its effects against the Maildir and the passwd-file.
+// and carries out its effects. One class serves both halves of a session
+// (docs/design.md, "Processes"): before login in the unprivileged login
+// process, where credentials go to the auth process and a verified login
+// ends in a hand-over; after login in the mail process, as the mail user.
 #pragma once
-#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "authenticator.hpp"
+#include "auth_client.hpp"
 #include "log.hpp"
 #include "maildir.hpp"
 #include "options.hpp"
 #include "pop3/core/framing.hpp"
+#include "pop3/core/privsep_wire.hpp"
 #include "pop3/core/session.hpp"
 #include "tls.hpp"
 #include "transport.hpp"
@@ -19,19 +25,38 @@ namespace pop3::shell {
 // Set by the SIGTERM/SIGHUP handler; the session then ends deleting nothing.
 extern volatile std::sig_atomic_t g_terminate;
 
+// The ids the passwd-file gives the verified user (either may be absent).
+struct MailIds {
+    std::optional<std::uint32_t> uid;
+    std::optional<std::uint32_t> gid;
+};
+
 class SessionRunner {
 public:
-    // `tls` is the loaded certificate, or null when none is configured.
+    using Clock = std::chrono::steady_clock;
+    // Before login. `tls` is the loaded certificate, or null when none is
+    // configured; `started` is when the connection was accepted.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
-                  std::string apop_banner, const TlsContext* tls,
-                  std::vector<pop3::core::Mechanism> sasl,
-                  std::optional<PasswdFile> passwd);
-    // Runs the whole session; returns the process exit status.
-    int run();
+                  const pop3::core::privsep::Offer& offer, Clock::time_point started,
+                  AuthClient& auth, const TlsContext* tls);
+    // After login: continues the session `handoff` describes, serving the
+    // mailbox of its user as `ids` (and the mailbox owner) say.
+    SessionRunner(const Options& options, const Log& log, Transport& transport,
+                  const pop3::core::privsep::Offer& offer, Clock::time_point started,
+                  const pop3::core::privsep::Handoff& handoff, MailIds ids);
+
+    struct Outcome {
+        int status = 0;
+        // Before login: set when a verified login was handed over.
+        std::optional<pop3::core::privsep::Handoff> handoff;
+    };
+    // Runs the session (or its first half); returns the process exit status.
+    [[nodiscard]] Outcome run();
 
 private:
     void feed(const pop3::core::Input& input);
     void execute(const pop3::core::Effect& effect);
+    void hand_off(const std::string& user);
     void open_mailbox(const std::string& login);
     void send_message(const pop3::core::SendMessage& send);
     void before_command();
@@ -39,19 +64,27 @@ private:
     void trace_line(const pop3::core::Frame& frame);
     void start_tls();
     void after_login_attempt(const pop3::core::AuthResult& result);
+    void set_config(const pop3::core::privsep::Offer& offer);
+    // Why a timeout ended the session, for the log line.
+    [[nodiscard]] std::string timeout_reason() const;
 
     const Options& options_;
     const Log& log_;
     Transport& transport_;
-    std::string banner_;
-    const TlsContext* tls_;
-    Authenticator auth_;
+    Clock::time_point started_;
+    AuthClient* auth_ = nullptr;      // before login only
+    const TlsContext* tls_ = nullptr; // before login only
+    std::string banner_;              // APOP timestamp of the greeting, or empty
+    std::optional<pop3::core::privsep::Handoff> resumed_; // after login only
+    MailIds ids_;
     pop3::core::LineFramer framer_;
     pop3::core::Config config_;
     pop3::core::SessionState state_ = pop3::core::Idle{};
     std::unique_ptr<Maildir> maildir_;
     MessageStreamer streamer_; // buffers kept across RETR/TOP
     bool closing_ = false;
+    bool login_deadline_ = false; // the login deadline comes before the session's
+    std::optional<pop3::core::privsep::Handoff> handed_off_;
     // Counts for the closing log line.
     std::uint64_t retrieved_ = 0, retrieved_octets_ = 0, deleted_ = 0;
 };

@@ -33,6 +33,7 @@ Transport::Transport(int in_fd, int out_fd) : in_fd_(in_fd), out_fd_(out_fd) {
 Transport::~Transport() = default;
 
 void Transport::use_tls(std::unique_ptr<TlsSession> tls) { tls_ = std::move(tls); }
+std::unique_ptr<TlsSession> Transport::release_tls() { return std::move(tls_); }
 
 void Transport::close_tls() {
     if (tls_ && !broken_) tls_->shutdown();

@@ -47,6 +47,8 @@ public:
 
     // From now on all I/O goes through `tls` (after STLS or for POP3S).
     void use_tls(std::unique_ptr<TlsSession> tls);
+    // Takes the TLS session out (for the relay after a hand-over).
+    [[nodiscard]] std::unique_ptr<TlsSession> release_tls();
     [[nodiscard]] bool tls_active() const { return tls_ != nullptr; }
     [[nodiscard]] int in_fd() const { return in_fd_; }
     [[nodiscard]] int out_fd() const { return out_fd_; }

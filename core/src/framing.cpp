@@ -54,4 +54,14 @@ void LineFramer::clear() {
     overlong_ = 0;
 }
 
+LineFramer::Held LineFramer::held() const {
+    return {buffer_.substr(start_), overlong_};
+}
+
+void LineFramer::resume(Held held) {
+    buffer_ = std::move(held.bytes);
+    start_ = 0;
+    overlong_ = held.discarding;
+}
+
 } // namespace pop3::core

@@ -41,6 +41,17 @@ public:
     // Discards everything buffered (used after STLS, RFC 2595 section 4).
     void clear();
 
+    // What the framer holds between lines, so that another process can go
+    // on where this one stopped (the hand-over after login): bytes not yet
+    // framed, and how many octets of an overlong line were already skipped.
+    struct Held {
+        std::string bytes;
+        std::size_t discarding = 0;
+    };
+    [[nodiscard]] Held held() const;
+    // Continues from `held` (the inverse of held(), into an empty framer).
+    void resume(Held held);
+
 private:
     void compact();
 

@@ -27,4 +27,12 @@ inline constexpr std::size_t k_max_sasl_line = 12288;
 // Largest message number we parse; anything larger cannot exist.
 inline constexpr std::uint64_t k_max_message_number = 0xFFFFFFFFu;
 
+// One message between pop3d's processes (core/privsep_wire.hpp): the
+// largest holds a SASL response line or the input a client pipelined past
+// its login (at most one 4 KiB read plus a line).
+inline constexpr std::size_t k_max_privsep_message = 32 * 1024;
+// RFC 2449 does not bound the time before login; Dovecot closes clients that
+// have not logged in after 180 s, and so does pop3d by default.
+inline constexpr unsigned k_default_login_timeout_seconds = 180;
+
 } // namespace pop3::core

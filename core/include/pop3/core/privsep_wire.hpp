@@ -1,0 +1,79 @@
+// The messages between pop3d's three processes (docs/design.md,
+// "Processes"): what the unprivileged login process may ask, what the auth
+// process answers, and the hand-over after a login. Each message is one
+// datagram of netstrings ("4:PASS,5:alice,..."), parsed strictly: a known
+// verb, exactly its fields, canonical numbers, nothing left over.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pop3/core/effect.hpp"
+#include "pop3/core/sasl.hpp"
+
+namespace pop3::core::privsep {
+
+// Sent by the auth process once it has read the passwd-file: what the
+// greeting and CAPA may offer.
+struct Offer {
+    std::string apop_banner; // empty: no APOP timestamp in the greeting
+    std::vector<Mechanism> sasl;
+    bool operator==(const Offer&) const = default;
+};
+
+// SCRAM's last step. The login process never holds StoredKey or ServerKey:
+// the auth process kept them from the lookup and checks the proof itself.
+struct ScramProof {
+    Mechanism mechanism;
+    std::string auth_message;
+    std::string proof;
+    bool operator==(const ScramProof&) const = default;
+};
+
+// The login process's last message: the verified user's session moves to
+// the mail process, with the client input that was read but not yet framed
+// (pipelined commands) and how much of an overlong line is being skipped.
+struct Handoff {
+    std::string user;
+    bool tls = false;
+    std::string pending_input;
+    std::uint64_t discarding = 0;
+    bool operator==(const Handoff&) const = default;
+};
+
+// The auth process's verdict. uid and gid (from the passwd-file) go to the
+// monitor only: it strips them before answering the login process.
+struct Verdict {
+    AuthResult result;
+    std::optional<std::uint32_t> uid;
+    std::optional<std::uint32_t> gid;
+    bool operator==(const Verdict&) const = default;
+};
+
+// The answer to a ScramProof: the core's verdict, and, for the monitor
+// only (stripped like a Verdict's ids), who was accepted.
+struct ScramOutcome {
+    ScramVerdict verdict;
+    Verdict login;
+    bool operator==(const ScramOutcome&) const = default;
+};
+
+using Request = std::variant<VerifyPassword, VerifyApop, VerifyCram,
+                             FetchScramCredentials, ScramProof, Handoff>;
+using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome>;
+
+[[nodiscard]] std::string encode(const Request& request);
+[[nodiscard]] std::string encode(const Answer& answer);
+
+// Strict parsers: anything but a well-formed message of a known verb with
+// exactly its fields, longer than k_max_privsep_message included, is an
+// error whose text says what was wrong (for the log).
+[[nodiscard]] tl::expected<Request, std::string> decode_request(std::string_view wire);
+[[nodiscard]] tl::expected<Answer, std::string> decode_answer(std::string_view wire);
+
+} // namespace pop3::core::privsep

@@ -1,0 +1,45 @@
+// The login process's side of authentication: each credential check the
+// core asks for becomes one request to the monitor (which relays it to the
+// auth process) and one answer. The login process holds no secret but the
+// client's own.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "log.hpp"
+#include "pop3/core/effect.hpp"
+#include "privsep_channel.hpp"
+
+namespace pop3::shell {
+
+class AuthClient {
+public:
+    AuthClient(PrivsepChannel& channel, const Log& log) : channel_(channel), log_(log) {}
+
+    // The Offer the auth process sends first (what the greeting and CAPA
+    // may offer); nullopt if it never came.
+    [[nodiscard]] std::optional<pop3::core::privsep::Offer> receive_offer();
+
+    // Each returns the answer, or, when the channel has failed (the other
+    // processes are gone), a refusal: `unavailable` for logins.
+    [[nodiscard]] pop3::core::AuthResult verify(const pop3::core::privsep::Request& request);
+    [[nodiscard]] pop3::core::ScramCredentials
+    scram_lookup(const pop3::core::FetchScramCredentials& request);
+    [[nodiscard]] pop3::core::ScramVerdict scram_verify(const pop3::core::VerifyScram& request);
+
+    // Sends the hand-over after a verified login (the login process's last
+    // message). False if the monitor is gone.
+    bool hand_off(const pop3::core::privsep::Handoff& handoff);
+
+    [[nodiscard]] bool broken() const { return broken_; }
+
+private:
+    std::optional<pop3::core::privsep::Answer>
+    ask(const pop3::core::privsep::Request& request);
+
+    PrivsepChannel& channel_;
+    const Log& log_;
+    bool broken_ = false;
+};
+
+} // namespace pop3::shell

@@ -1,0 +1,181 @@
+// The auth process's loop. SCRAM's StoredKey and ServerKey stay here: the
+// login process gets only the salt and iteration count, and sends the proof
+// back to be checked, so no process that handles client bytes holds a key.
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "auth_service.hpp"
+#include "authenticator.hpp"
+#include "passwd_file.hpp"
+#include "pop3/core/ascii.hpp"
+
+namespace pop3::shell {
+namespace {
+
+namespace core = pop3::core;
+namespace privsep = pop3::core::privsep;
+
+// RFC 1939 section 7 APOP: "<process-ID.clock@hostname>", unique per session.
+std::string apop_banner() {
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof host - 1);
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return "<" + std::to_string(::getpid()) + "." + std::to_string(now.tv_sec) +
+           "." + std::to_string(now.tv_nsec) + "@" + host + ">";
+}
+
+// What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a
+// plaintext secret, SCRAM a plaintext or a stored SCRAM secret. Clients such
+// as curl use the strongest method offered and never fall back, so offering
+// one that no account can use would lock them out.
+struct SecretKinds {
+    bool plaintext = false;
+    bool cram_md5 = false;
+    bool scram_sha1 = false;
+    bool scram_sha256 = false;
+};
+
+SecretKinds secret_kinds(const PasswdFile* passwd) {
+    SecretKinds kinds;
+    if (passwd == nullptr) return kinds; // unreadable: offer nothing extra
+    passwd->for_each_scheme([&](std::string_view scheme) {
+        auto name = core::ascii_lower(scheme.substr(0, scheme.find('.')));
+        kinds.plaintext = kinds.plaintext || name == "plain" || name == "clear" ||
+                          name == "cleartext";
+        kinds.cram_md5 = kinds.cram_md5 || name == "cram-md5";
+        kinds.scram_sha1 = kinds.scram_sha1 || name == "scram-sha-1";
+        kinds.scram_sha256 = kinds.scram_sha256 || name == "scram-sha-256";
+    });
+    return kinds;
+}
+
+bool offer_apop(const Options& options, const SecretKinds& kinds) {
+    switch (options.apop) {
+    case Options::Apop::on: return true;
+    case Options::Apop::off: return false;
+    case Options::Apop::automatic: break;
+    }
+    return kinds.plaintext;
+}
+
+std::vector<core::Mechanism> offered_sasl(const Options& options, const SecretKinds& kinds) {
+    using core::Mechanism;
+    std::vector<Mechanism> out;
+    if (!options.sasl.empty()) {
+        for (const auto& name : options.sasl)
+            if (auto m = core::mechanism_from_name(name)) out.push_back(*m);
+        return out;
+    }
+    out = {Mechanism::plain, Mechanism::login};
+    if (kinds.plaintext || kinds.cram_md5) out.push_back(Mechanism::cram_md5);
+    if (kinds.plaintext || kinds.scram_sha1) out.push_back(Mechanism::scram_sha1);
+    if (kinds.plaintext || kinds.scram_sha256) out.push_back(Mechanism::scram_sha256);
+    return out;
+}
+
+class AuthService {
+public:
+    AuthService(Authenticator& auth) : auth_(auth) {}
+
+    privsep::Answer answer(const privsep::Request& request) {
+        return std::visit(
+            [this](const auto& r) -> privsep::Answer {
+                using T = std::decay_t<decltype(r)>;
+                if constexpr (std::is_same_v<T, core::VerifyPassword>)
+                    return verdict(auth_.check_password(r.user, r.secret, r.method));
+                else if constexpr (std::is_same_v<T, core::VerifyApop>)
+                    return verdict(auth_.check_apop(r.user, r.digest));
+                else if constexpr (std::is_same_v<T, core::VerifyCram>)
+                    return verdict(auth_.check_cram(r.user, r.challenge, r.digest_hex));
+                else if constexpr (std::is_same_v<T, core::FetchScramCredentials>)
+                    return lookup(r);
+                else if constexpr (std::is_same_v<T, privsep::ScramProof>)
+                    return prove(r);
+                else // a Handoff is for the monitor: never answered here
+                    return privsep::Verdict{{core::AuthResult::Outcome::unavailable, ""}, {}, {}};
+            },
+            request);
+    }
+
+private:
+    privsep::Answer verdict(core::AuthResult result) {
+        privsep::Verdict v{std::move(result), {}, {}};
+        if (v.result.outcome == core::AuthResult::Outcome::accepted) {
+            if (const auto& entry = auth_.verified_entry()) {
+                v.uid = entry->uid;
+                v.gid = entry->gid;
+            }
+        }
+        return v;
+    }
+
+    // The login process learns the salt and the iteration count, as any
+    // client does from server-first; known is always true there, so not
+    // even that process can tell an unknown user from a wrong password.
+    privsep::Answer lookup(const core::FetchScramCredentials& r) {
+        scram_ = auth_.scram_lookup(r.mechanism, r.user);
+        scram_mechanism_ = r.mechanism;
+        core::ScramCredentials shown = *scram_;
+        shown.stored_key.clear();
+        shown.server_key.clear();
+        shown.known = true;
+        return shown;
+    }
+
+    privsep::Answer prove(const privsep::ScramProof& r) {
+        privsep::ScramOutcome out{{false, {}}, {{core::AuthResult::Outcome::rejected, ""}, {}, {}}};
+        if (!scram_ || scram_mechanism_ != r.mechanism) return out;
+        out.verdict = auth_.scram_verify(r.mechanism, *scram_, r.auth_message, r.proof);
+        if (out.verdict.proof_ok) {
+            auto login = verdict({core::AuthResult::Outcome::accepted, scram_->user});
+            out.login = std::get<privsep::Verdict>(login);
+        }
+        scram_.reset();
+        return out;
+    }
+
+    Authenticator& auth_;
+    std::optional<core::ScramCredentials> scram_;
+    core::Mechanism scram_mechanism_ = core::Mechanism::plain;
+};
+
+} // namespace
+
+void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
+                      const std::optional<LoginAccount>& account, pid_t monitor) {
+    // The session's one read of the passwd-file: what the greeting offers,
+    // the logins and the SCRAM salt key all come from it.
+    std::optional<PasswdFile> passwd;
+    if (auto file = PasswdFile::read(options.passwd_file)) {
+        passwd = std::move(*file);
+    } else {
+        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+                 file.error().message());
+    }
+    auto kinds = secret_kinds(passwd ? &*passwd : nullptr);
+    privsep::Offer offer{offer_apop(options, kinds) ? apop_banner() : std::string(),
+                         offered_sasl(options, kinds)};
+    Authenticator auth(options, log, offer.apop_banner, std::move(passwd));
+    auto jailed = account ? enter_sandbox(*account) : enter_unprivileged_sandbox();
+    if (!jailed) {
+        log.line("auth process: cannot drop privileges: " + jailed.error());
+        std::_Exit(1);
+    }
+    die_with_parent(monitor);
+    if (!channel.send(offer)) std::_Exit(0);
+    AuthService service(auth);
+    for (;;) {
+        std::string error;
+        auto request = channel.receive_request(&error);
+        if (!request) {
+            if (!error.empty()) log.line("auth process: bad request: " + error);
+            std::_Exit(error.empty() ? 0 : 1);
+        }
+        if (!channel.send(service.answer(*request))) std::_Exit(0);
+    }
+}
+
+} // namespace pop3::shell

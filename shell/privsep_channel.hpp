@@ -1,0 +1,41 @@
+// One end of a SOCK_SEQPACKET socketpair between two of pop3d's processes:
+// whole messages in, whole messages out, nothing else (docs/design.md).
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tl/expected.hpp>
+
+#include "pop3/core/privsep_wire.hpp"
+#include "unique_fd.hpp"
+
+namespace pop3::shell {
+
+class PrivsepChannel {
+public:
+    // A connected pair; both ends close on exec.
+    [[nodiscard]] static tl::expected<std::pair<PrivsepChannel, PrivsepChannel>, std::string>
+    pair();
+    explicit PrivsepChannel(UniqueFd fd) : fd_(std::move(fd)) {}
+
+    // False when the peer has gone.
+    bool send(const pop3::core::privsep::Request& request);
+    bool send(const pop3::core::privsep::Answer& answer);
+    // The next message; nullopt when the peer closed its end or broke the
+    // format (`error` then says how, empty on a clean close).
+    [[nodiscard]] std::optional<pop3::core::privsep::Request> receive_request(std::string* error);
+    [[nodiscard]] std::optional<pop3::core::privsep::Answer> receive_answer(std::string* error);
+
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    void close() { fd_.reset(); }
+
+private:
+    bool send_wire(const std::string& wire);
+    // One datagram; nullopt on close or error (with `error` set on error).
+    std::optional<std::string> receive_wire(std::string* error);
+    UniqueFd fd_;
+};
+
+} // namespace pop3::shell
