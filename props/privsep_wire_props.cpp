@@ -59,6 +59,7 @@ rc::Gen<std::optional<std::uint32_t>> id() {
 
 rc::Gen<Answer> answer() {
     return rc::gen::oneOf(
+        rc::gen::just(Answer{HandoffAccepted{}}),
         rc::gen::map(rc::gen::tuple(bytes(), rc::gen::container<std::vector<Mechanism>>(
                                                  rc::gen::element(Mechanism::plain, Mechanism::login,
                                                                   Mechanism::cram_md5,

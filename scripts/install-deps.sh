@@ -15,4 +15,10 @@ $SUDO apt-get install -y -qq --no-install-recommends $packages >/dev/null
 if ! id pop3test >/dev/null 2>&1; then
     $SUDO useradd --system --create-home --shell /bin/sh pop3test
 fi
-echo "install-deps: all packages present; test user pop3test exists"
+# The unprivileged account of pop3d's login and auth processes
+# (docs/deployment.md): no home, no shell, no other use.
+if ! id pop3d >/dev/null 2>&1; then
+    $SUDO useradd --system --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --user-group pop3d
+fi
+echo "install-deps: all packages present; users pop3test and pop3d exist"

@@ -56,8 +56,10 @@ core::ScramVerdict AuthClient::scram_verify(const core::VerifyScram& request) {
     return {false, {}};
 }
 
-bool AuthClient::hand_off(const privsep::Handoff& handoff) {
-    if (broken_ || !channel_.send(handoff)) {
+bool AuthClient::hand_off(const privsep::Handoff& handoff, std::initializer_list<int> fds) {
+    std::optional<privsep::Answer> answer;
+    if (!broken_ && channel_.send(handoff, fds)) answer = channel_.receive_answer(nullptr);
+    if (!answer || !std::holds_alternative<privsep::HandoffAccepted>(*answer)) {
         broken_ = true;
         return false;
     }

@@ -28,8 +28,10 @@ public:
     [[nodiscard]] pop3::core::ScramVerdict scram_verify(const pop3::core::VerifyScram& request);
 
     // Sends the hand-over after a verified login (the login process's last
-    // message). False if the monitor is gone.
-    bool hand_off(const pop3::core::privsep::Handoff& handoff);
+    // message), with the client connection's descriptors for a plain one.
+    // True once the monitor has taken the session over; false if it did not
+    // (then the client is still this process's to answer).
+    bool hand_off(const pop3::core::privsep::Handoff& handoff, std::initializer_list<int> fds);
 
     [[nodiscard]] bool broken() const { return broken_; }
 

@@ -97,6 +97,14 @@ struct Children {
     }
 };
 
+// Without the monitor's acceptance the login process answers the client
+// -ERR [SYS/TEMP] itself (SessionRunner::hand_off) and ends.
+int refuse_handoff(PrivsepChannel& to_login, Children& children) {
+    to_login.close();
+    wait_for(std::exchange(children.login, -1));
+    return 1;
+}
+
 [[noreturn]] void run_login_process(const Options& options, const Log& log,
                                     PrivsepChannel channel, UniqueFd data,
                                     const std::optional<LoginAccount>& account,
@@ -183,11 +191,15 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     }
     login_end.close();
     data_login.reset();
+    // No client byte reaches a root process: until a plain hand-over brings
+    // the connection back, the monitor does not hold it.
+    detach_client(in_fd, out_fd);
 
     // Relay until the login process ends or hands over a verified login.
     std::optional<privsep::Offer> offer;
     std::optional<privsep::Handoff> handoff;
     std::optional<privsep::Verdict> accepted;
+    std::vector<UniqueFd> client; // a plain hand-over's input and output
     if (wait_readable(to_auth.fd(), children.login))
         if (auto first = to_auth.receive_answer(nullptr))
             if (auto* o = std::get_if<privsep::Offer>(&*first)) offer = std::move(*o);
@@ -198,7 +210,8 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     while (!handoff) {
         std::string error;
         std::optional<privsep::Request> request;
-        if (wait_readable(to_login.fd(), children.login)) request = to_login.receive_request(&error);
+        if (wait_readable(to_login.fd(), children.login))
+            request = to_login.receive_request(&error, &client);
         if (!request) {
             if (!error.empty()) log.line("login process sent a bad request: " + error);
             int status = wait_for(std::exchange(children.login, -1));
@@ -208,8 +221,14 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
             if (!accepted || accepted->result.user != h->user) {
                 log.line("login process handed over a login the auth process did not "
                          "accept; closing");
-                return 1;
+                return refuse_handoff(to_login, children);
             }
+            if (h->tls ? !client.empty() : (client.empty() || client.size() > 2)) {
+                log.line("login process handed over without the connection (or with too "
+                         "few descriptors left to take it); closing");
+                return refuse_handoff(to_login, children);
+            }
+            if (!to_login.send(privsep::HandoffAccepted{})) return 1;
             handoff = std::move(*h);
             break;
         }
@@ -240,15 +259,15 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     // is the monitor's alone from here, a TLS one stays with the relay.
     to_auth.close();
     wait_for(std::exchange(children.auth, -1));
-    int serve_in = in_fd, serve_out = out_fd;
+    int serve_in = data_monitor.get(), serve_out = data_monitor.get();
     pid_t relay = -1;
     if (handoff->tls) {
         relay = std::exchange(children.login, -1);
-        detach_client(in_fd, out_fd);
-        serve_in = serve_out = data_monitor.get();
     } else {
         stop(std::exchange(children.login, -1));
         data_monitor.reset();
+        serve_in = client.front().get();
+        serve_out = client.back().get();
     }
     to_login.close();
     int status = 0;

@@ -20,9 +20,28 @@ tl::expected<std::pair<PrivsepChannel, PrivsepChannel>, std::string> PrivsepChan
     return std::make_pair(PrivsepChannel(UniqueFd(fds[0])), PrivsepChannel(UniqueFd(fds[1])));
 }
 
-bool PrivsepChannel::send_wire(const std::string& wire) {
+namespace {
+constexpr std::size_t k_max_fds = 2; // a hand-over's input and output
+}
+
+bool PrivsepChannel::send_wire(const std::string& wire, std::initializer_list<int> fds) {
+    if (fds.size() > k_max_fds) return false;
+    iovec iov{const_cast<char*>(wire.data()), wire.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_fds)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fds.size() > 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        cmsghdr* header = CMSG_FIRSTHDR(&msg);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(header), fds.begin(), sizeof(int) * fds.size());
+    }
     for (int attempt = 0; attempt < 100; ++attempt) {
-        auto n = ::send(fd_.get(), wire.data(), wire.size(), MSG_NOSIGNAL);
+        auto n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
         if (n == static_cast<ssize_t>(wire.size())) return true;
         if (n < 0 && errno == EINTR) continue;
         return false;
@@ -30,18 +49,44 @@ bool PrivsepChannel::send_wire(const std::string& wire) {
     return false;
 }
 
-bool PrivsepChannel::send(const privsep::Request& request) {
-    return send_wire(privsep::encode(request));
+bool PrivsepChannel::send(const privsep::Request& request, std::initializer_list<int> fds) {
+    return send_wire(privsep::encode(request), fds);
 }
 bool PrivsepChannel::send(const privsep::Answer& answer) {
     return send_wire(privsep::encode(answer));
 }
 
-std::optional<std::string> PrivsepChannel::receive_wire(std::string* error) {
+std::optional<std::string> PrivsepChannel::receive_wire(std::string* error,
+                                                        std::vector<UniqueFd>* fds) {
     std::string buffer(pop3::core::k_max_privsep_message + 1, '\0');
     for (int attempt = 0; attempt < 100; ++attempt) {
-        auto n = ::recv(fd_.get(), buffer.data(), buffer.size(), MSG_TRUNC);
+        iovec iov{buffer.data(), buffer.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_fds)] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        auto n = ::recvmsg(fd_.get(), &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
+        // Every descriptor that arrived is owned at once, so none leaks
+        // whatever else is wrong with the message.
+        std::vector<UniqueFd> received;
+        for (cmsghdr* h = n >= 0 ? CMSG_FIRSTHDR(&msg) : nullptr; h != nullptr;
+             h = CMSG_NXTHDR(&msg, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+            std::size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < count; ++i) {
+                int fd = -1;
+                std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+                received.emplace_back(fd);
+            }
+        }
+        if (n >= 0 && (msg.msg_flags & MSG_CTRUNC) != 0) {
+            if (error) *error = "too many descriptors with a message";
+            return std::nullopt;
+        }
+        if (fds) *fds = std::move(received);
         if (n < 0) {
             if (error) *error = std::string("recv: ") + std::strerror(errno);
             return std::nullopt;
@@ -58,8 +103,9 @@ std::optional<std::string> PrivsepChannel::receive_wire(std::string* error) {
     return std::nullopt;
 }
 
-std::optional<privsep::Request> PrivsepChannel::receive_request(std::string* error) {
-    auto wire = receive_wire(error);
+std::optional<privsep::Request> PrivsepChannel::receive_request(std::string* error,
+                                                               std::vector<UniqueFd>* fds) {
+    auto wire = receive_wire(error, fds);
     if (!wire) return std::nullopt;
     auto request = privsep::decode_request(*wire);
     if (!request) {
@@ -70,7 +116,7 @@ std::optional<privsep::Request> PrivsepChannel::receive_request(std::string* err
 }
 
 std::optional<privsep::Answer> PrivsepChannel::receive_answer(std::string* error) {
-    auto wire = receive_wire(error);
+    auto wire = receive_wire(error, nullptr); // an answer never carries one
     if (!wire) return std::nullopt;
     auto answer = privsep::decode_answer(*wire);
     if (!answer) {

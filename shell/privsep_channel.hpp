@@ -4,7 +4,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -20,21 +22,25 @@ public:
     pair();
     explicit PrivsepChannel(UniqueFd fd) : fd_(std::move(fd)) {}
 
-    // False when the peer has gone.
-    bool send(const pop3::core::privsep::Request& request);
+    // False when the peer has gone. `fds` travel with the message
+    // (SCM_RIGHTS): the client connection, on a plain hand-over.
+    bool send(const pop3::core::privsep::Request& request, std::initializer_list<int> fds = {});
     bool send(const pop3::core::privsep::Answer& answer);
     // The next message; nullopt when the peer closed its end or broke the
     // format (`error` then says how, empty on a clean close).
-    [[nodiscard]] std::optional<pop3::core::privsep::Request> receive_request(std::string* error);
+    // Descriptors that came with a request go to `fds` (if given; else
+    // they are closed).
+    [[nodiscard]] std::optional<pop3::core::privsep::Request>
+    receive_request(std::string* error, std::vector<UniqueFd>* fds = nullptr);
     [[nodiscard]] std::optional<pop3::core::privsep::Answer> receive_answer(std::string* error);
 
     [[nodiscard]] int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
 
 private:
-    bool send_wire(const std::string& wire);
+    bool send_wire(const std::string& wire, std::initializer_list<int> fds = {});
     // One datagram; nullopt on close or error (with `error` set on error).
-    std::optional<std::string> receive_wire(std::string* error);
+    std::optional<std::string> receive_wire(std::string* error, std::vector<UniqueFd>* fds);
     UniqueFd fd_;
 };
 

@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
@@ -31,6 +32,15 @@ std::string random_seed() {
         out += k_hex[b & 15];
     }
     return out;
+}
+
+// True when both descriptors are the same open connection (stdin and stdout
+// of inetd or tcpserver).
+bool same_file(int a, int b) {
+    if (a == b) return true;
+    struct stat sa {}, sb {};
+    return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 // True once SIGTERM or SIGHUP was caught or is pending (they are blocked
@@ -159,8 +169,19 @@ void SessionRunner::hand_off(const std::string& user) {
     auto held = framer_.held();
     core::privsep::Handoff handoff{user, transport_.tls_active(), std::move(held.bytes),
                                    held.discarding};
-    if (!auth_->hand_off(handoff)) {
+    // A plain connection itself goes to the mail process (one descriptor
+    // when input and output are the same socket); a TLS one stays here,
+    // behind the relay (tls_proxy.hpp).
+    const int in = transport_.in_fd(), out = transport_.out_fd();
+    bool sent = false;
+    if (handoff.tls) sent = auth_->hand_off(handoff, {});
+    else if (same_file(in, out)) sent = auth_->hand_off(handoff, {in});
+    else sent = auth_->hand_off(handoff, {in, out});
+    if (!sent) {
         log_.line("cannot hand the session of " + user + " to the mail process");
+        feed(core::Event{core::MailboxFailed{core::RespCode::sys_temp,
+                                             "cannot open the mailbox now; try again later"}});
+        transport_.flush();
         return;
     }
     handed_off_ = std::move(handoff);

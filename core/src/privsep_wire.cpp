@@ -178,6 +178,8 @@ std::string encode(const Answer& answer) {
                 return message({"SCRAM-CREDS", a.user, a.salt,
                                 std::to_string(a.iterations), a.stored_key,
                                 a.server_key, flag(a.known)});
+            } else if constexpr (std::is_same_v<T, HandoffAccepted>) {
+                return message({"HANDED-OVER"});
             } else {
                 return message({"SCRAM-VERDICT", flag(a.verdict.proof_ok),
                                 a.verdict.server_signature, outcome_name(a.login.result.outcome),
@@ -275,6 +277,10 @@ tl::expected<Answer, std::string> decode_answer(std::string_view wire) {
         if (*ok != (login->result.outcome == AuthResult::Outcome::accepted))
             return Unexpected("SCRAM-VERDICT: proof and outcome disagree");
         return ScramOutcome{{*ok, text(2)}, *login};
+    }
+    if (verb == "HANDED-OVER") {
+        if (auto a = arity(f, 1); !a) return Unexpected(a.error());
+        return HandoffAccepted{};
     }
     return Unexpected("unknown answer \"" + std::string(verb.substr(0, 20)) + "\"");
 }

@@ -209,6 +209,25 @@ def spawn_fd(store, *extra, fd=3, env=None):
     return Pop3Conn(ours, proc)
 
 
+def make_test_certificate():
+    """A self-signed certificate for localhost and 127.0.0.1 in a new
+    directory: (directory, cert path, key path); the key is mode 0600."""
+    openssl = require_tool("openssl", "openssl")
+    certdir = tempfile.mkdtemp(prefix="pop3d-tls-")
+    os.chmod(certdir, 0o755)  # clients running as pop3test read the cert
+    cert = os.path.join(certdir, "cert.pem")
+    key = os.path.join(certdir, "key.pem")
+    r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=localhost", "-days", "2",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, ("openssl req failed", r.stderr.decode(errors="replace"))
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o600)
+    return certdir, cert, key
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

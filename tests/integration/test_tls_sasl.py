@@ -43,7 +43,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Mailstore, Pop3Conn, TIMEOUT, TracedTcpServer, client_view,
-                     local_view, pop3d_args, free_port, wait_for_port, require_tool)
+                     local_view, pop3d_args, free_port, wait_for_port, require_tool,
+                     make_test_certificate)
 
 LOGIN = "alice@example.org"      # {PLAIN} secret
 SECRET = "wonder land"           # a space: clients must quote it
@@ -114,20 +115,8 @@ DOVEADM = {}  # login -> "{SCHEME}..." line from doveadm pw
 
 def setUpModule():
     global CERTDIR, CERT, KEY
-    openssl = require_tool("openssl", "openssl")
     doveadm = require_tool("doveadm", "dovecot-core")
-    CERTDIR = tempfile.mkdtemp(prefix="pop3d-tls-")
-    os.chmod(CERTDIR, 0o755)  # clients running as pop3test read the cert
-    CERT = os.path.join(CERTDIR, "cert.pem")
-    KEY = os.path.join(CERTDIR, "key.pem")
-    r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-subj", "/CN=localhost", "-days", "2",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                        "-keyout", KEY, "-out", CERT],
-                       capture_output=True, timeout=120)
-    assert r.returncode == 0, ("openssl req failed", r.stderr.decode(errors="replace"))
-    os.chmod(CERT, 0o644)
-    os.chmod(KEY, 0o600)  # read by pop3d, which runs as the test runner
+    CERTDIR, CERT, KEY = make_test_certificate()
     for login, scheme, secret in ((SCRAM256_LOGIN, "SCRAM-SHA-256", SCRAM256_SECRET),
                                   (SCRAM1_LOGIN, "SCRAM-SHA-1", SCRAM1_SECRET),
                                   (HASHED_LOGIN, "SHA512-CRYPT", HASHED_SECRET)):

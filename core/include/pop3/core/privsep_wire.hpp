@@ -63,9 +63,15 @@ struct ScramOutcome {
     bool operator==(const ScramOutcome&) const = default;
 };
 
+// The monitor's answer to a Handoff it took over (with the connection, for
+// a plain one); anything else leaves the client to the login process.
+struct HandoffAccepted {
+    bool operator==(const HandoffAccepted&) const = default;
+};
+
 using Request = std::variant<VerifyPassword, VerifyApop, VerifyCram,
                              FetchScramCredentials, ScramProof, Handoff>;
-using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome>;
+using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome, HandoffAccepted>;
 
 [[nodiscard]] std::string encode(const Request& request);
 [[nodiscard]] std::string encode(const Answer& answer);
