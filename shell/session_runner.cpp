@@ -355,8 +355,8 @@ SessionRunner::Outcome SessionRunner::run() {
         auto session = TlsSession::accept(*tls_, transport_.in_fd(), transport_.out_fd(),
                                           transport_.budget(timeout_ms));
         if (!session) {
-            log_.line("TLS handshake failed: " + session.error());
-            log_.line("session end (TLS handshake failed): retrieved 0 (0 octets), deleted 0");
+            log_.line("session end (TLS handshake failed: " + session.error() +
+                      "): retrieved 0 (0 octets), deleted 0");
             return {};
         }
         log_.line("TLS: " + (*session)->description());

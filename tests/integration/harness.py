@@ -56,6 +56,37 @@ def vm_hwm_kib(pid):
     raise AssertionError("no VmHWM")
 
 
+def child_pids(pid):
+    """The processes whose parent is `pid` (a session's login and auth
+    processes are the pop3d process's children, docs/design.md)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces: the ppid follows its ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def session_hwm_kib(pid):
+    """The largest peak resident memory among a session's processes: before
+    login, client bytes are handled by a child of the pop3d process."""
+    peaks = []
+    for p in [pid] + child_pids(pid):
+        try:
+            peaks.append(vm_hwm_kib(p))
+        except (OSError, AssertionError):
+            pass  # gone (or a zombie) since it was listed
+    assert peaks, "no process of the session is alive"
+    return max(peaks)
+
+
 class Mailstore:
     """An IMAP root: `passwd` beside `Personal/`, the pop3d working dir."""
 

@@ -4,6 +4,7 @@ disconnecting mid-RETR, bad user names, repeated bad commands, and login
 timing. Each must end in a clean -ERR or a bounded close: no crash, no hang,
 bounded memory, nothing lost. Figures are printed for docs/reliability.md."""
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -12,7 +13,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import StoreTestCase, TIMEOUT, vm_hwm_kib
+from harness import (StoreTestCase, TIMEOUT, vm_hwm_kib, session_hwm_kib,
+                     make_test_certificate, spawn_stdio)
 
 ALICE = "alice@example.org"
 
@@ -30,14 +32,22 @@ class Hostile(StoreTestCase):
         super().setUp()
         self.store.add_user(ALICE, "pw")
 
+    def session_raw(self, *extra):
+        """A session not yet greeted (the greeting may be TLS-wrapped)."""
+        c = spawn_stdio(self.store, *extra)
+        self.conns.append(c)
+        return c
+
     def test_a_one_megabyte_line_is_refused_once_in_bounded_memory(self):
         c = self.session()
         c.send(b"USER " + b"x" * (1 << 20) + b"\r\n")
         self.assertTrue(c.readline().startswith("-ERR command line too long"))
         self.assertTrue(c.cmd("CAPA").startswith("+OK"))  # still usable
         c.read_multiline()
-        self.assertLess(vm_hwm_kib(c.proc.pid), 64 * 1024)
-        print(f"\n  1 MB line: peak RSS {vm_hwm_kib(c.proc.pid)} KiB", file=sys.stderr)
+        # Measured on the login process, which reads the line.
+        peak = session_hwm_kib(c.proc.pid)
+        self.assertLess(peak, 64 * 1024)
+        print(f"\n  1 MB line: peak RSS {peak} KiB", file=sys.stderr)
 
     def test_nul_bytes_get_a_clean_err_and_the_session_goes_on(self):
         c = self.session()
@@ -130,6 +140,92 @@ class Hostile(StoreTestCase):
         self.assertLess(took, 8)
         log = self.stderr_of(c)
         self.assertIn("session time limit", log)
+
+    # -- the login deadline and the idle timer (issue 11, section 2) -------
+    def drip(self, c, data, seconds_per_byte, limit_seconds):
+        """Sends `data` one byte at a time until pop3d closes; the seconds it
+        took, bounded by `limit_seconds`."""
+        start = time.monotonic()
+        for b in data:
+            if time.monotonic() - start > limit_seconds or c.proc.poll() is not None:
+                break
+            try:
+                c.send(bytes([b]))
+            except OSError:
+                break
+            time.sleep(seconds_per_byte)
+        wait_exit(c.proc, TIMEOUT)
+        return time.monotonic() - start
+
+    def assert_ended_quietly(self, c, reason):
+        self.assertIsNotNone(c.proc.poll(), "pop3d is still running")
+        rest = b""
+        try:
+            while chunk := c.sock.recv(65536):
+                rest += chunk
+        except OSError:
+            pass
+        # At most one -ERR, nothing else unasked for, one log line about it.
+        self.assertLessEqual(rest.count(b"-ERR"), 1, rest)
+        log = c.proc.stderr.read().decode(errors="replace")
+        ends = [l for l in log.splitlines() if "session end" in l]
+        self.assertEqual(len(ends), 1, log)
+        self.assertIn(reason, ends[0])
+        return log
+
+    def test_a_byte_dripping_client_before_login_is_idle(self):
+        # A partial line is not activity: with the idle timeout at 2 s, a
+        # byte every 0.5 s that never completes a line is closed after 2 s,
+        # long before the session and login limits.
+        c = self.session("--timeout", "2", "--login-timeout", "60", "--session-limit", "60")
+        took = self.drip(c, b"X" * 40, 0.5, 15)
+        self.assertLess(took, 10)
+        self.assert_ended_quietly(c, "idle timeout")
+
+    def test_a_byte_dripping_client_after_login_is_idle_and_nothing_is_deleted(self):
+        self.store.deliver(ALICE, "Subject: keep\n\nbody\n")
+        c = self.session("--timeout", "2", "--session-limit", "60")
+        c.login(ALICE, "pw")
+        self.assertTrue(c.cmd("DELE 1").startswith("+OK"))
+        took = self.drip(c, b"NOOP NOOP NOOP" * 3, 0.5, 15)
+        self.assertLess(took, 10)
+        self.assert_ended_quietly(c, "idle timeout")
+        self.assertEqual(len(self.store.files(ALICE)), 1)  # no UPDATE
+
+    def test_a_capa_every_second_ends_at_the_login_deadline(self):
+        c = self.session("--timeout", "60", "--login-timeout", "3", "--session-limit", "60")
+        start = time.monotonic()
+        for _ in range(15):
+            try:
+                if not c.cmd("CAPA").startswith("+OK"):
+                    break
+                c.read_multiline()
+            except (OSError, EOFError):
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - start
+        self.assertLess(took, 7)
+        wait_exit(c.proc, TIMEOUT)
+        self.assert_ended_quietly(c, "login time limit")
+
+    def test_a_stalled_tls_handshake_ends_at_the_login_deadline(self):
+        cert_dir, cert, key = make_test_certificate()
+        self.addCleanup(shutil.rmtree, cert_dir, True)
+        for mode in (("--tls-implicit",), ()):
+            c = self.session_raw("--tls-cert", cert, "--tls-key", key, "--timeout", "60",
+                                 "--login-timeout", "2", *mode)
+            start = time.monotonic()
+            if not mode:
+                self.assertTrue(c.readline().startswith("+OK"))
+                self.assertTrue(c.cmd("STLS").startswith("+OK"))
+            c.send(b"\x16\x03\x01")  # a ClientHello begun, never finished
+            status = wait_exit(c.proc, 10)
+            took = time.monotonic() - start
+            self.assertIsNotNone(status, mode)
+            self.assertLess(took, 6, mode)
+            log = c.proc.stderr.read().decode(errors="replace")
+            self.assertIn("timed out", log)
+            self.assertEqual(len([l for l in log.splitlines() if "failed" in l]), 1, log)
 
     def test_idle_timeout_still_applies_to_a_silent_client(self):
         c = self.session("--timeout", "1")

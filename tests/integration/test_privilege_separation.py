@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (StoreTestCase, Pop3Conn, TIMEOUT, pop3d_args,
-                     make_test_certificate)
+                     make_test_certificate, child_pids)
 
 ALICE = "alice@example.org"
 ALICE_PW = "alice-own-password-1"
@@ -42,20 +42,7 @@ def status(pid):
     return {k: v.strip() for k, v in fields.items()}
 
 
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name may hold spaces: the ppid follows its ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry))
-    return out
+children = child_pids
 
 
 def session_processes(monitor):
