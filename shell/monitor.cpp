@@ -119,6 +119,7 @@ int refuse_handoff(PrivsepChannel& to_login, Children& children) {
             std::_Exit(1);
         }
         tls = std::move(*loaded);
+        if (!tls->warning().empty()) log.line("warning: " + tls->warning());
     }
     auto jailed = account ? enter_sandbox(*account) : enter_unprivileged_sandbox();
     if (!jailed) {

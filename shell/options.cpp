@@ -57,6 +57,8 @@ std::string usage() {
            "  --sasl LIST                  SASL mechanisms to offer, comma-separated, or NONE\n"
            "                               (default: PLAIN, LOGIN, and those of CRAM-MD5,\n"
            "                               SCRAM-SHA-1, SCRAM-SHA-256 the passwd-file can serve)\n"
+           "  --tls-required               refuse every login (APOP, CRAM-MD5, SCRAM too)\n"
+           "                               before TLS\n"
            "  --allow-plaintext            allow USER/PASS and AUTH PLAIN/LOGIN before TLS\n"
            "                               even when a certificate is configured\n"
            "  --trace                      log every protocol line (secrets redacted)\n";
@@ -158,6 +160,8 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             }
         } else if (arg == "--tls-implicit" && !has_inline) {
             o.tls_implicit = true;
+        } else if (arg == "--tls-required" && !has_inline) {
+            o.tls_required = true;
         } else if (arg == "--allow-plaintext" && !has_inline) {
             o.allow_plaintext = true;
         } else if (arg == "--trace" && !has_inline) {
@@ -184,6 +188,8 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
     }
     if (o.tls_cert.empty() != o.tls_key.empty())
         return tl::unexpected(std::string("--tls-cert and --tls-key must be given together"));
+    if (o.tls_required && o.tls_cert.empty())
+        return tl::unexpected(std::string("--tls-required needs --tls-cert and --tls-key"));
     if (o.tls_implicit && o.tls_cert.empty())
         return tl::unexpected(std::string("--tls-implicit needs --tls-cert and --tls-key"));
     if (!level_given) {

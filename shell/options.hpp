@@ -35,6 +35,7 @@ struct Options {
     std::string tls_key;            // PEM private key
     bool tls_implicit = false;      // POP3S: TLS from the first byte
     bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS
+    bool tls_required = false;      // no login of any kind before TLS
     // --sasl: the mechanisms to offer; empty = automatic (those the
     // passwd-file's secrets can serve).
     std::vector<std::string> sasl;

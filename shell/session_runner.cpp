@@ -82,6 +82,7 @@ void SessionRunner::set_config(const core::privsep::Offer& offer) {
     config_.tls_available = !options_.tls_cert.empty();
     config_.sasl = offer.sasl;
     config_.allow_plaintext = options_.allow_plaintext;
+    config_.tls_required = options_.tls_required;
     config_.max_auth_failures = options_.max_auth_failures;
     config_.max_bad_commands = options_.max_bad_commands;
     config_.apop = !offer.apop_banner.empty();

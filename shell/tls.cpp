@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "tls.hpp"
 
@@ -26,6 +27,28 @@ void set_nonblocking(int fd) {
     if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+std::string asn1_time_text(const ASN1_TIME* when) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr) return "?";
+    ASN1_TIME_print(bio, when);
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio, &data);
+    std::string text(data, static_cast<std::size_t>(size > 0 ? size : 0));
+    BIO_free(bio);
+    return text;
+}
+
+std::string validity_warning(X509* cert, const std::string& file) {
+    if (cert == nullptr) return {};
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+        return "TLS certificate " + file + " expired on " +
+               asn1_time_text(X509_get0_notAfter(cert)) + "; clients will refuse it";
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+        return "TLS certificate " + file + " is not valid before " +
+               asn1_time_text(X509_get0_notBefore(cert)) + "; clients will refuse it";
+    return {};
+}
+
 } // namespace
 
 void TlsContext::Free::operator()(ssl_ctx_st* c) const { SSL_CTX_free(c); }
@@ -39,6 +62,10 @@ TlsContext::load(const std::string& cert_file, const std::string& key_file) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+    // SSL_OP_NO_TICKET covers TLS 1.2 only; TLS 1.3 would still send
+    // NewSessionTicket messages (stateful ones). A session is one process,
+    // so nothing could be resumed: send none.
+    SSL_CTX_set_num_tickets(ctx, 0);
     // TLS 1.2: forward secrecy and AEAD only (TLS 1.3 suites are all AEAD).
     if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1)
         return tl::unexpected(openssl_error("cannot set TLS ciphers"));
@@ -50,6 +77,7 @@ TlsContext::load(const std::string& cert_file, const std::string& key_file) {
         return tl::unexpected(openssl_error("cannot load TLS key " + key_file));
     if (SSL_CTX_check_private_key(ctx) != 1)
         return tl::unexpected(openssl_error("TLS key does not match the certificate"));
+    context.warning_ = validity_warning(SSL_CTX_get0_certificate(ctx), cert_file);
     return context;
 }
 

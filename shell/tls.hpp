@@ -12,14 +12,19 @@ struct ssl_st;
 namespace pop3::shell {
 
 // The certificate, key and protocol policy: TLS 1.2 minimum, forward-secret
-// AEAD ciphers for TLS 1.2, no renegotiation, no compression.
+// AEAD ciphers for TLS 1.2, no renegotiation, no compression, no session
+// tickets of either TLS version.
 class TlsContext {
 public:
     [[nodiscard]] static tl::expected<TlsContext, std::string>
     load(const std::string& cert_file, const std::string& key_file);
     [[nodiscard]] ssl_ctx_st* get() const { return ctx_.get(); }
+    // Empty, or why clients will reject the certificate (expired, not yet
+    // valid), for one warning in the log: it is served anyway.
+    [[nodiscard]] const std::string& warning() const { return warning_; }
 
 private:
+    std::string warning_;
     struct Free { void operator()(ssl_ctx_st* c) const; };
     std::unique_ptr<ssl_ctx_st, Free> ctx_;
 };

@@ -138,6 +138,7 @@ Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
 // The mechanisms a client may use now (RFC 5034 SASL capability).
 std::vector<std::string> mechanisms(bool tls, const Config& config) {
     std::vector<std::string> out;
+    if (!login_allowed(tls, config)) return out;
     for (auto m : config.sasl)
         if (!sends_password(m) || plaintext_allowed(tls, config))
             out.emplace_back(mechanism_name(m));
@@ -178,11 +179,18 @@ tl::expected<std::size_t, std::string> locate(const MailboxView& box,
 }
 
 // --- AUTHORIZATION ---------------------------------------------------------
+// RFC 3206 [AUTH]: the site refuses every login before TLS (--tls-required).
+Response tls_required_error() {
+    return err("this server requires TLS for every login; use STLS first", RespCode::auth);
+}
+
 Step on_command(Authorization state, const Command& command,
                 const Config& config) {
     return std::visit(
         Overloaded{
             [&](const User& c) -> Step {
+                if (!login_allowed(state.tls, config))
+                    return bad_command(std::move(state), tls_required_error(), config);
                 if (!plaintext_allowed(state.tls, config))
                     return bad_command(std::move(state),
                                        err("plaintext login is refused before "
@@ -208,6 +216,8 @@ Step on_command(Authorization state, const Command& command,
                     return bad_command(std::move(state),
                                        "APOP is not available on this server",
                                        config);
+                if (!login_allowed(state.tls, config))
+                    return bad_command(std::move(state), tls_required_error(), config);
                 state.user.reset();
                 Step s{Authenticating{state, c.name, false}, {}, {}};
                 s.effects.emplace_back(VerifyApop{c.name, c.digest});
@@ -243,6 +253,8 @@ Step on_command(Authorization state, const Command& command,
                     list.body = mechanisms(state.tls, config);
                     return good(std::move(state), std::move(list));
                 }
+                if (!login_allowed(state.tls, config))
+                    return bad_command(std::move(state), tls_required_error(), config);
                 auto mech = mechanism_from_name(*c.mechanism);
                 if (mech && std::find(config.sasl.begin(), config.sasl.end(),
                                       *mech) == config.sasl.end())
@@ -634,7 +646,12 @@ std::size_t line_limit(const SessionState& state) {
                                                              : k_max_command_line;
 }
 
+bool login_allowed(bool tls, const Config& config) {
+    return tls || !config.tls_required;
+}
+
 bool plaintext_allowed(bool tls, const Config& config) {
+    if (!login_allowed(tls, config)) return false;
     return tls || config.allow_plaintext || !config.tls_available;
 }
 

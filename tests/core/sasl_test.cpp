@@ -147,6 +147,36 @@ TEST_CASE("with a certificate, plaintext logins wait for STLS", "[step][tls]") {
     CHECK(d.line("USER a@b") == "+OK send PASS for a@b\r\n");
 }
 
+TEST_CASE("with TLS required, no login of any kind is tried before STLS", "[step][tls]") {
+    SessionDriver d;
+    d.config.tls_available = true;
+    d.config.tls_required = true;
+    d.config.allow_plaintext = true; // overruled: no login at all in the clear
+    d.event(Connected{"<1.2@h>", false, "seed"});
+    auto capa = d.line("CAPA");
+    CHECK(capa.find("\r\nSTLS\r\n") != std::string::npos);
+    CHECK(capa.find("USER") == std::string::npos);
+    CHECK(capa.find("SASL") == std::string::npos);
+    const std::string refusal =
+        "-ERR [AUTH] this server requires TLS for every login; use STLS first\r\n";
+    CHECK(d.line("USER a@b") == refusal);
+    CHECK(d.line("APOP a@b 0123456789abcdef0123456789abcdef") == refusal);
+    CHECK(d.line("AUTH CRAM-MD5") == refusal);
+    CHECK(d.line("AUTH SCRAM-SHA-256") == refusal);
+    CHECK(d.line("AUTH PLAIN") == refusal);
+    CHECK(d.line("AUTH") == "+OK SASL mechanisms follow\r\n.\r\n");
+    CHECK(d.effects.empty());
+    CHECK(d.line("STLS") == "+OK begin TLS negotiation\r\n");
+    d.event(TlsStarted{});
+    auto after = d.line("CAPA");
+    CHECK(after.find("\r\nUSER\r\n") != std::string::npos);
+    CHECK(after.find("SASL PLAIN LOGIN CRAM-MD5") != std::string::npos);
+    CHECK(d.line("AUTH CRAM-MD5").rfind("+ ", 0) == 0);
+    d.line("*");
+    CHECK(d.line("APOP a@b 0123456789abcdef0123456789abcdef") == "");
+    CHECK(d.effects == std::vector<Effect>{VerifyApop{"a@b", "0123456789abcdef0123456789abcdef"}});
+}
+
 TEST_CASE("--allow-plaintext and sites without a certificate allow USER", "[step][tls]") {
     auto d = tls_site(true);
     CHECK(d.line("USER a@b") == "+OK send PASS for a@b\r\n");

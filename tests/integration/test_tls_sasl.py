@@ -192,10 +192,14 @@ class Conn(Pop3Conn):
             self.sock, server_hostname="localhost")
         self.note(f"TLS up: {self.sock.version()} {self.sock.cipher()[0]}")
 
-    def stls(self):
+    def stls(self, max_version=None):
         reply = self.cmd("STLS")
         assert reply.startswith("+OK"), reply
-        self.wrap_tls()
+        ctx = None
+        if max_version:
+            ctx = client_context()
+            ctx.maximum_version = max_version
+        self.wrap_tls(ctx)
         return reply
 
     def capa(self):
@@ -326,6 +330,7 @@ class Base(unittest.TestCase):
             c.wrap_tls()
         greeting = c.readline()
         self.assertTrue(greeting.startswith("+OK POP3 server ready"), greeting)
+        c.greeting = greeting
         return c
 
     def assert_inbox_session(self, c, reply, login=LOGIN, count=len(MESSAGES),
@@ -387,6 +392,54 @@ class Policy(Base):
         self.assertIn(f"login {LOGIN} (USER/PASS)", log)
         self.assertNotIn("insecure", log)
         self.assertNotIn(SECRET, log)
+
+    def test_tls_required_refuses_every_login_before_stls(self):
+        c = self.session(*tls_args("--tls-required", "--allow-plaintext", "--apop"))
+        before = c.capa()
+        self.assertIn("STLS", before)
+        self.assertNotIn("USER", before)
+        self.assertEqual([l for l in before if l.startswith("SASL")], [])
+        refusal = "-ERR [AUTH] this server requires TLS for every login; use STLS first"
+        banner = re.search(r"<[^>]+>", c.greeting).group(0)
+        digest = hashlib.md5((banner + SECRET).encode()).hexdigest()
+        self.assertEqual(c.cmd(f"APOP {LOGIN} {digest}"), refusal)
+        self.assertEqual(c.cmd(f"USER {LOGIN}"), refusal)
+        for mech in ("CRAM-MD5", "SCRAM-SHA-256", "PLAIN"):
+            self.assertEqual(c.cmd(f"AUTH {mech}"), refusal)
+        c.stls()
+        self.assertIn("USER", c.capa())
+        # The greeting's timestamp serves APOP once TLS is on.
+        self.assert_inbox_session(c, c.cmd(f"APOP {LOGIN} {digest}"))
+        c.cmd("QUIT")
+        self.assertNotIn("login failed", c.log())  # refusals are not login attempts
+
+    def test_no_session_ticket_is_sent_in_tls_1_2_or_1_3(self):
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            c = self.session(*tls_args())
+            c.stls(max_version=version)
+            self.assertTrue(c.capa())  # a round trip: tickets would be in by now
+            self.assertEqual(c.sock.version(), version.name.replace("v1_", "v1."))
+            self.assertFalse(c.sock.session.has_ticket, version)
+            c.cmd("QUIT")
+
+    def test_an_expired_certificate_is_served_with_a_warning(self):
+        d = tempfile.mkdtemp(prefix="pop3d-expired-")
+        self.addCleanup(shutil.rmtree, d, True)
+        key, csr, cert = (os.path.join(d, n) for n in ("key.pem", "req.csr", "cert.pem"))
+        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=localhost", "-keyout", key, "-out", csr],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-signkey", key,
+                        "-days", "-1", "-out", cert], check=True, capture_output=True,
+                       timeout=120)
+        c = self.session("--tls-cert", cert, "--tls-key", key)
+        c.cmd("QUIT")
+        log = c.log()
+        self.assertRegex(log, r"warning: TLS certificate .*cert\.pem expired on .*GMT; "
+                              r"clients will refuse it")
+        c = self.session(*tls_args())
+        c.cmd("QUIT")
+        self.assertNotIn("warning", c.log())
 
     def test_allow_plaintext_permits_user_pass_and_plain_before_tls(self):
         c = self.session(*tls_args("--allow-plaintext"))
@@ -824,7 +877,12 @@ class TlsFailures(Base):
             out = r.stdout.decode(errors="replace")
             self.assertEqual(r.returncode, 0, out + r.stderr.decode(errors="replace"))
             self.assertIn("+OK POP3 server ready", out)
-            self.assertIn(f"Protocol  : {name}", out)
+            # "New, TLSv1.3, Cipher is ...": the negotiated version (the
+            # "Protocol  :" line comes only with a session ticket, and pop3d
+            # sends none).
+            self.assertIn(f"New, {name}, Cipher is", out)
+            self.assertNotIn("Post-Handshake New Session Ticket", out)
+            self.assertNotIn("TLS session ticket:", out)
             self.assertIn("+OK pop3d signing off", out)
         # TLS 1.1: the client must really offer it (OpenSSL 3 allows it only
         # at security level 0), so the refusal is pop3d's

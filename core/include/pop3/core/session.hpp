@@ -28,6 +28,9 @@ struct Config {
     std::string implementation = "pop3d";
     bool tls_available = false;        // a certificate is configured: STLS
     bool allow_plaintext = false;      // USER/PASS, PLAIN, LOGIN before TLS
+    // Every login (APOP, CRAM-MD5 and SCRAM too) waits for TLS: an active
+    // attacker who strips STLS gets no session (Dovecot's ssl = required).
+    bool tls_required = false;
     // SASL mechanisms offered (RFC 5034); PLAIN and LOGIN also obey the
     // plaintext policy. The shell offers only those the passwd-file's
     // secrets can serve, since some clients never fall back.
@@ -110,6 +113,10 @@ struct Step {
 // Whether USER/PASS and the PLAIN/LOGIN mechanisms may be used now
 // (RFC 2595 section 6): over TLS, without a certificate, or when allowed.
 [[nodiscard]] bool plaintext_allowed(bool tls, const Config& config);
+
+// Whether any login may be tried now: always, unless tls_required and the
+// connection is still in the clear.
+[[nodiscard]] bool login_allowed(bool tls, const Config& config);
 
 // The CAPA response (RFC 2449 section 5) for the given state.
 [[nodiscard]] Response capabilities(const SessionState& state,
