@@ -75,13 +75,21 @@ AuthResult Authenticator::check_cram(std::string_view user,
     });
 }
 
-tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() {
-    if (!passwd_) {
-        auto file = PasswdFile::read(options_.passwd_file);
-        if (!file) return tl::unexpected(file.error());
-        passwd_ = std::move(*file);
+AuthResources open_auth_resources(const Options& options, const Log& log) {
+    AuthResources r;
+    if (auto file = PasswdFile::read(options.passwd_file)) {
+        r.passwd = std::move(*file);
+    } else {
+        r.passwd_error = file.error();
+        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+                 file.error().message());
     }
-    return &*passwd_;
+    return r;
+}
+
+tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() const {
+    if (!resources_.passwd) return tl::unexpected(resources_.passwd_error);
+    return &*resources_.passwd;
 }
 
 const std::string& Authenticator::salt_key() {

@@ -13,14 +13,27 @@
 
 namespace pop3::shell {
 
+// Everything the Authenticator needs from the file system, read or opened
+// before it is built: afterwards it opens nothing, so that it can answer
+// from an unprivileged process chrooted into an empty directory.
+struct AuthResources {
+    std::optional<PasswdFile> passwd; // nullopt: unreadable at start-up
+    std::error_code passwd_error;     // why, when passwd is nullopt
+};
+
+// Reads what `options` names (the passwd-file); logs what cannot be read.
+// Call it while still privileged, before any chroot.
+[[nodiscard]] AuthResources open_auth_resources(const Options& options,
+                                                const Log& log);
+
 class Authenticator {
 public:
-    // `passwd` is the session's read of the passwd-file, if it succeeded at
-    // start-up; otherwise each login attempt tries to read it again.
+    // A passwd-file that could not be read at start-up stays unread: every
+    // login then answers `unavailable` ([SYS/TEMP]).
     Authenticator(const Options& options, const Log& log, std::string apop_banner,
-                  std::optional<PasswdFile> passwd)
+                  AuthResources resources)
         : options_(options), log_(log), banner_(std::move(apop_banner)),
-          passwd_(std::move(passwd)) {}
+          resources_(std::move(resources)) {}
 
     // RFC 1939 section 7 USER/PASS. Failures (unknown user, wrong password,
     // invalid name) all answer `rejected` after the same total delay.
@@ -62,9 +75,9 @@ private:
     std::string scram_user_;                             // as given, for logs
     std::string salt_key_; // SCRAM salt key, from the passwd-file digest
     [[nodiscard]] const std::string& salt_key();
-    std::optional<PasswdFile> passwd_;
-    // The passwd-file, read now if start-up could not; the error otherwise.
-    [[nodiscard]] tl::expected<const PasswdFile*, std::error_code> passwd();
+    AuthResources resources_;
+    // The passwd-file as read at start-up, or why it could not be.
+    [[nodiscard]] tl::expected<const PasswdFile*, std::error_code> passwd() const;
 };
 
 } // namespace pop3::shell

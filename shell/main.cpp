@@ -162,20 +162,15 @@ int main(int argc, char** argv) {
     install_signals();
     log.line("session start from " + peer_address(in_fd));
     Transport transport(in_fd, out_fd);
-    // The session's one read of the passwd-file: what the greeting offers,
-    // the logins and the SCRAM salt key all come from it.
-    std::optional<PasswdFile> passwd;
-    if (auto file = PasswdFile::read(options->passwd_file)) {
-        passwd = std::move(*file);
-    } else {
-        log.line("cannot read passwd-file " + options->passwd_file + ": " +
-                 file.error().message());
-    }
-    auto kinds = secret_kinds(passwd ? &*passwd : nullptr);
+    // The session's one read of the passwd-file (what the greeting offers,
+    // the logins and the SCRAM salt key all come from it) and every other
+    // file the Authenticator needs, opened before any privilege drop.
+    auto auth = open_auth_resources(*options, log);
+    auto kinds = secret_kinds(auth.passwd ? &*auth.passwd : nullptr);
     SessionRunner runner(*options, log, transport,
                          offer_apop(*options, kinds) ? apop_banner() : std::string(),
                          tls ? &*tls : nullptr, offered_sasl(*options, kinds),
-                         std::move(passwd));
+                         std::move(auth));
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

@@ -1,4 +1,4 @@
-// Looking up users in a Dovecot-format passwd-file, read afresh by every
+// Looking up users in a Dovecot-format passwd-file, read once by every
 // session so that edits (shared with the IMAP server) apply without a restart.
 #pragma once
 #include <functional>

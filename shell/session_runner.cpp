@@ -48,9 +48,9 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
                              Transport& transport, std::string apop_banner,
                              const TlsContext* tls,
                              std::vector<core::Mechanism> sasl,
-                             std::optional<PasswdFile> passwd)
+                             AuthResources auth)
     : options_(options), log_(log), transport_(transport),
-      banner_(std::move(apop_banner)), tls_(tls), auth_(options, log, banner_, std::move(passwd)) {
+      banner_(std::move(apop_banner)), tls_(tls), auth_(options, log, banner_, std::move(auth)) {
     config_.tls_available = tls != nullptr;
     config_.sasl = std::move(sasl);
     config_.allow_plaintext = options.allow_plaintext;

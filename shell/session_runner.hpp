@@ -25,7 +25,7 @@ public:
     SessionRunner(const Options& options, const Log& log, Transport& transport,
                   std::string apop_banner, const TlsContext* tls,
                   std::vector<pop3::core::Mechanism> sasl,
-                  std::optional<PasswdFile> passwd);
+                  AuthResources auth);
     // Runs the whole session; returns the process exit status.
     int run();
 
