@@ -319,7 +319,9 @@ std::string to_lower_hex(const Bytes& bytes)
 Verdict verify_password(const pop3::core::PasswdEntry& entry,
                         std::string_view password)
 {
-    if (entry.secret.empty())
+    // The core never asks with an empty password; refusing it here too keeps
+    // "no mechanism accepts an empty password" true whatever the scheme.
+    if (entry.secret.empty() || password.empty())
         return Verdict::mismatch;
     const auto scheme = split_scheme(entry.scheme);
     if (!scheme.encoding)

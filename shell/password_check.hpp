@@ -19,8 +19,8 @@ enum class Verdict { match, mismatch, unsupported };
 // MD5-CRYPT, SHA256-CRYPT, SHA512-CRYPT, BLF-CRYPT and yescrypt via libxcrypt;
 // SHA, SHA1, SSHA, SHA256, SSHA256, SHA512, SSHA512, PLAIN-MD5, LDAP-MD5, SMD5
 // (base64 or hex, ".HEX"/".B64" suffixes honoured); ARGON2I, ARGON2ID via
-// libargon2. All comparisons are constant-time. An empty secret never
-// matches.
+// libargon2. All comparisons are constant-time. An empty secret or an empty
+// password never matches.
 [[nodiscard]] Verdict verify_password(const pop3::core::PasswdEntry& entry,
                                       std::string_view password);
 

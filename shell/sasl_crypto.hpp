@@ -13,7 +13,9 @@ namespace pop3::shell {
 // SCRAM keys for this entry and mechanism: from a Dovecot {SCRAM-SHA-1} or
 // {SCRAM-SHA-256} secret ("iter,salt,StoredKey,ServerKey" in base64), or
 // derived from a PLAIN/CLEAR secret with salt_for(salt_key, entry.user).
-// nullopt when the entry has neither.
+// nullopt when the entry has neither, when the stored secret is malformed
+// (an empty salt included) or the empty password's, and when the plaintext
+// secret is empty: no mechanism may accept an empty password.
 [[nodiscard]] std::optional<pop3::core::ScramCredentials>
 scram_credentials(pop3::core::Mechanism mechanism,
                   const pop3::core::PasswdEntry& entry, std::string_view salt_key);
@@ -49,6 +51,8 @@ struct ScramCheck {
 
 // RFC 2195: digest == hex(HMAC-MD5(secret, challenge)), with a PLAIN/CLEAR
 // secret or Dovecot's {CRAM-MD5} stored HMAC-MD5 context. Constant-time.
+// Always false for an empty plaintext secret and for a stored context that
+// is malformed or the empty password's.
 [[nodiscard]] bool verify_cram_md5(const pop3::core::PasswdEntry& entry,
                                    std::string_view challenge,
                                    std::string_view digest_hex);
@@ -56,7 +60,7 @@ struct ScramCheck {
 // the context from the password and compare. nullopt when malformed.
 [[nodiscard]] std::optional<bool> cram_password_matches(const pop3::core::PasswdEntry& entry,
                                                         std::string_view password);
-// Whether verify_cram_md5 can work with this entry's secret.
+// Whether verify_cram_md5 can work with this entry's secret (see there).
 [[nodiscard]] bool cram_md5_usable(const pop3::core::PasswdEntry& entry);
 
 } // namespace pop3::shell

@@ -548,6 +548,40 @@ class Sasl(Base):
         self.assert_inbox_session(c, c.cmd(b64(SECRET)))
         self.finish(c, method="AUTH LOGIN")
 
+    def test_an_empty_secret_is_unusable_by_every_mechanism(self):
+        # Issue 11, 3.3: "user:{PLAIN}:" let CRAM-MD5 (HMAC under an empty
+        # key) and SCRAM with an empty password in, though USER/PASS, PLAIN
+        # and APOP refused it; so did stored secrets of the empty password.
+        empty = "empty@example.org"
+        self.store.add_user(empty, "")  # {PLAIN} and nothing after it
+        stored = {}
+        for login, scheme in (("emptyscram@example.org", "SCRAM-SHA-256"),
+                              ("emptycram@example.org", "CRAM-MD5")):
+            r = subprocess.run(["doveadm", "pw", "-s", scheme, "-p", ""],
+                               capture_output=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            secret = r.stdout.decode().strip().split("}", 1)[1]
+            self.store.add_user(login, secret, scheme=scheme)
+            stored[scheme] = login
+        bad = "-ERR [AUTH] invalid user name or password"
+        c = self.sasl_session()
+        for login in (empty, stored["CRAM-MD5"]):
+            reply, _ = cram_md5(c, login, "")
+            self.assertEqual(reply, bad, login)
+        for login in (empty, stored["SCRAM-SHA-256"]):
+            for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+                s = Scram(c, mech, login, "")
+                self.assertEqual(s.result, bad, (login, mech))
+                self.assertIsNone(s.server_signature_ok, (login, mech))
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64(f"\0{empty}\0")).split(" ")[0], "-ERR")
+        # the session is still usable: the other users' logins work
+        reply, _ = cram_md5(c, LOGIN, SECRET)
+        self.assert_inbox_session(c, reply)
+        log = self.finish(c, method="AUTH CRAM-MD5")
+        self.assertNotIn(f"login {empty} ", log)
+        for login in stored.values():
+            self.assertNotIn(f"login {login} ", log)
+
     def test_cram_md5(self):
         c = self.sasl_session()
         reply, first = cram_md5(c, LOGIN, SECRET)
