@@ -2,12 +2,15 @@
 // failure delay padded to the same total so that timing does not tell an
 // unknown user from a wrong password.
 #include <chrono>
+
+#include <openssl/crypto.h>
 #include <thread>
 
 #include "authenticator.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
 #include "sasl_crypto.hpp"
+#include "server_secret.hpp"
 #include "pop3/core/ascii.hpp"
 #include "pop3/core/login_name.hpp"
 
@@ -75,8 +78,16 @@ AuthResult Authenticator::check_cram(std::string_view user,
     });
 }
 
+AuthResources::~AuthResources() {
+    if (server_secret) OPENSSL_cleanse(server_secret->data(), server_secret->size());
+}
+
 AuthResources open_auth_resources(const Options& options, const Log& log) {
     AuthResources r;
+    if (auto secret = read_server_secret(options.server_secret))
+        r.server_secret = std::move(*secret);
+    else
+        r.server_secret_problem = secret.error();
     if (auto file = PasswdFile::read(options.passwd_file)) {
         r.passwd = std::move(*file);
     } else {
@@ -93,7 +104,15 @@ tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() const {
 }
 
 const std::string& Authenticator::salt_key() {
-    if (salt_key_.empty()) {
+    if (salt_key_.empty() && resources_.server_secret) {
+        salt_key_ = *resources_.server_secret;
+    } else if (salt_key_.empty()) {
+        // Still secret (the file holds every password), but it changes with
+        // every edit, and with it every salt not stored in the file.
+        log_.line("warning: no server secret (" + options_.server_secret + ": " +
+                  resources_.server_secret_problem +
+                  "); SCRAM salts are keyed by the passwd-file digest and change "
+                  "when the file changes; create it with pop3d --make-server-secret");
         auto file = passwd();
         // Unreadable file: logins fail anyway; any fixed key keeps going.
         salt_key_ = file ? (*file)->digest() : std::string("pop3d: passwd-file unreadable");

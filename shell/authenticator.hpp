@@ -17,11 +17,22 @@ namespace pop3::shell {
 // before it is built: afterwards it opens nothing, so that it can answer
 // from an unprivileged process chrooted into an empty directory.
 struct AuthResources {
+    AuthResources() = default;
+    AuthResources(AuthResources&&) noexcept = default;
+    AuthResources& operator=(AuthResources&&) noexcept = default;
+    ~AuthResources();
+
     std::optional<PasswdFile> passwd; // nullopt: unreadable at start-up
     std::error_code passwd_error;     // why, when passwd is nullopt
+    // --server-secret's octets; nullopt when it could not be read (why in
+    // server_secret_problem): SCRAM salts then fall back to the
+    // passwd-file's digest, with a warning at the first SCRAM login.
+    std::optional<std::string> server_secret;
+    std::string server_secret_problem;
 };
 
-// Reads what `options` names (the passwd-file); logs what cannot be read.
+// Reads what `options` names (the passwd-file, the server secret); logs a
+// passwd-file that cannot be read.
 // Call it while still privileged, before any chroot.
 [[nodiscard]] AuthResources open_auth_resources(const Options& options,
                                                 const Log& log);
@@ -73,7 +84,7 @@ private:
     std::optional<pop3::core::PasswdEntry> verified_;
     std::optional<pop3::core::PasswdEntry> scram_entry_; // between the steps
     std::string scram_user_;                             // as given, for logs
-    std::string salt_key_; // SCRAM salt key, from the passwd-file digest
+    std::string salt_key_; // SCRAM salt key: the server secret, else the passwd-file digest
     [[nodiscard]] const std::string& salt_key();
     AuthResources resources_;
     // The passwd-file as read at start-up, or why it could not be.

@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "passwd_file.hpp"
 #include "pop3/core/ascii.hpp"
+#include "server_secret.hpp"
 #include "session_runner.hpp"
 #include "tls.hpp"
 #include "transport.hpp"
@@ -139,6 +140,11 @@ int main(int argc, char** argv) {
     if (options->version) {
         std::puts("pop3d " POP3D_VERSION);
         return 0;
+    }
+    if (!options->make_server_secret.empty()) {
+        auto made = make_server_secret(options->make_server_secret);
+        if (!made) std::fprintf(stderr, "pop3d: %s\n", made.error().c_str());
+        return made ? 0 : 1;
     }
     Log log;
     int in_fd = options->socket_fd.value_or(STDIN_FILENO);

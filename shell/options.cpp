@@ -39,6 +39,10 @@ std::string usage() {
            "                               0 denies service (default: $ACCESSLEVEL, else 1)\n"
            "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
            "  --default-domain DOMAIN      domain for logins without @domain\n"
+           "  --server-secret FILE         random key for SCRAM salts\n"
+           "                               (default /etc/pop3d/server-secret)\n"
+           "  --make-server-secret FILE    write 32 random octets to FILE (mode 0600,\n"
+           "                               never overwriting) and exit\n"
            "  --timeout SECONDS            idle autologout (default 600, as RFC 1939 asks)\n"
            "  --session-limit SECONDS      total session time, 0 = none (default 7200)\n"
            "  --max-auth-failures N        failed logins before closing (default 3)\n"
@@ -109,6 +113,12 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             if (!v) return tl::unexpected(v.error());
             if (v->empty()) return tl::unexpected(std::string("--passwd: empty file name"));
             o.passwd_file = std::string(*v);
+        } else if (arg == "--server-secret" || arg == "--make-server-secret") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string(arg) + ": empty file name");
+            (arg == "--server-secret" ? o.server_secret : o.make_server_secret) =
+                std::string(*v);
         } else if (arg == "--default-domain") {
             auto v = value("--default-domain");
             if (!v) return tl::unexpected(v.error());

@@ -18,6 +18,10 @@ struct Options {
     unsigned access_level = 1;      // 0 = denied
     std::optional<int> socket_fd;   // none: stdin/stdout
     std::string passwd_file = "../passwd";
+    // Keys SCRAM salts without a stored one (see server_secret.hpp).
+    std::string server_secret = "/etc/pop3d/server-secret";
+    // --make-server-secret FILE: create FILE and exit; empty = serve.
+    std::string make_server_secret;
     std::string default_domain;     // empty: logins need "@domain"
     unsigned timeout_seconds = pop3::core::k_default_idle_timeout_seconds;
     // Total session time, whatever the client does (issue 7); 0 = no limit.

@@ -100,8 +100,10 @@ std::optional<std::string> usable_plaintext(const core::PasswdEntry& entry) {
 
 } // namespace
 
-std::string salt_for(std::string_view salt_key, std::string_view login) {
-    return hmac(EVP_sha256(), salt_key, login).substr(0, 16);
+std::string salt_for(std::string_view salt_key, core::Mechanism mechanism,
+                     std::string_view login) {
+    auto text = std::string(core::mechanism_name(mechanism)) + ":" + std::string(login);
+    return hmac(EVP_sha256(), salt_key, text).substr(0, 16);
 }
 
 std::optional<core::ScramCredentials>
@@ -122,7 +124,7 @@ scram_credentials(core::Mechanism mechanism, const core::PasswdEntry& entry,
     }
     auto password = usable_plaintext(entry);
     if (!password) return std::nullopt;
-    auto c = from_password(md, *password, salt_for(salt_key, entry.user),
+    auto c = from_password(md, *password, salt_for(salt_key, mechanism, entry.user),
                            k_scram_iterations);
     OPENSSL_cleanse(password->data(), password->size());
     c.user = entry.user;
@@ -135,7 +137,7 @@ core::ScramCredentials scram_decoy(core::Mechanism mechanism, std::string_view l
     unsigned char noise[32];
     RAND_bytes(noise, sizeof noise);
     auto c = from_password(md, std::string_view(reinterpret_cast<char*>(noise), sizeof noise),
-                           salt_for(salt_key, login), k_scram_iterations);
+                           salt_for(salt_key, mechanism, login), k_scram_iterations);
     OPENSSL_cleanse(noise, sizeof noise);
     c.known = false;
     return c;

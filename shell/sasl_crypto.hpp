@@ -12,7 +12,8 @@ namespace pop3::shell {
 
 // SCRAM keys for this entry and mechanism: from a Dovecot {SCRAM-SHA-1} or
 // {SCRAM-SHA-256} secret ("iter,salt,StoredKey,ServerKey" in base64), or
-// derived from a PLAIN/CLEAR secret with salt_for(salt_key, entry.user).
+// derived from a PLAIN/CLEAR secret with salt_for(salt_key, mechanism,
+// entry.user).
 // nullopt when the entry has neither, when the stored secret is malformed
 // (an empty salt included) or the empty password's, and when the plaintext
 // secret is empty: no mechanism may accept an empty password.
@@ -20,10 +21,15 @@ namespace pop3::shell {
 scram_credentials(pop3::core::Mechanism mechanism,
                   const pop3::core::PasswdEntry& entry, std::string_view salt_key);
 
-// The salt for a user without a stored one: HMAC-SHA-256(salt_key, login),
-// 16 octets. `salt_key` is a server secret (see Authenticator), so salts are
-// stable per login but cannot be computed from outside.
-[[nodiscard]] std::string salt_for(std::string_view salt_key, std::string_view login);
+// The salt for a user without a stored one: HMAC-SHA-256(salt_key,
+// mechanism name + ":" + login), 16 octets. `salt_key` is the server secret
+// (see Authenticator), so salts are stable per login but cannot be computed
+// from outside; the mechanism is in it because a stored secret's salts
+// differ per mechanism too (doveadm draws each at random), and equal salts
+// would mark a user as one without stored secrets.
+[[nodiscard]] std::string salt_for(std::string_view salt_key,
+                                   pop3::core::Mechanism mechanism,
+                                   std::string_view login);
 
 // Decoy keys for a login that does not exist or cannot use SCRAM: same salt
 // rule and the same PBKDF2 work as a real user, so neither the exchange nor

@@ -684,6 +684,54 @@ class Sasl(Base):
         c.cmd("QUIT")
         c.log()
 
+    def test_scram_salts_differ_per_mechanism_and_survive_passwd_edits(self):
+        # Issue 11, 3.4: unknown and plaintext users got one salt for both
+        # SCRAMs, stored-SCRAM users two; and decoy salts were keyed by the
+        # passwd-file's digest, so any edit changed them.
+        secret = os.path.join(self.store.root, "server-secret")
+        made = subprocess.run(pop3d_args(self.store, "--make-server-secret", secret),
+                              capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.assertEqual(os.stat(secret).st_mode & 0o7777, 0o600)
+        self.assertEqual(os.path.getsize(secret), 32)
+        with open(secret, "rb") as f:
+            octets = f.read()
+        again = subprocess.run(pop3d_args(self.store, "--make-server-secret", secret),
+                               capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn(b"exists; not overwritten", again.stderr)
+        with open(secret, "rb") as f:
+            self.assertEqual(f.read(), octets, "an existing secret was overwritten")
+
+        users = (LOGIN, "nobody@example.org", SCRAM256_LOGIN, HASHED_LOGIN)
+
+        def salts():
+            c = self.sasl_session("--server-secret", secret)
+            out = {(u, m): Scram(c, m, u, "wrong").salt
+                   for u in users for m in ("SCRAM-SHA-1", "SCRAM-SHA-256")}
+            c.cmd("QUIT")
+            self.assertNotIn("no server secret", c.log())
+            return out
+        first = salts()
+        for u in users:
+            self.assertNotEqual(first[u, "SCRAM-SHA-1"], first[u, "SCRAM-SHA-256"], u)
+            self.assertEqual(len(first[u, "SCRAM-SHA-1"]), 16, u)
+        with open(self.store.passwd, "a") as f:
+            f.write("newcomer@example.org:{PLAIN}fresh::::::\n")
+        second = salts()
+        for u in (LOGIN, "nobody@example.org", HASHED_LOGIN):
+            for m in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+                self.assertEqual(first[u, m], second[u, m], (u, m))
+
+    def test_without_a_server_secret_scram_warns_once_and_still_works(self):
+        c = self.sasl_session("--server-secret", "/nonexistent/server-secret")
+        Scram(c, "SCRAM-SHA-1", "nobody@example.org", "wrong")
+        s = Scram(c, "SCRAM-SHA-256", LOGIN, SECRET)
+        self.assert_inbox_session(c, s.result)
+        log = self.finish(c, method="AUTH SCRAM-SHA-256")
+        self.assertEqual(log.count("warning: no server secret (/nonexistent/server-secret: "
+                                   "No such file or directory)"), 1, log)
+
     def test_cancel_with_star(self):
         c = self.sasl_session()
         self.assertEqual(c.cmd("AUTH PLAIN"), "+ ")

@@ -6,11 +6,13 @@
 #include <string>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "authenticator.hpp"
 #include "log.hpp"
 #include "options.hpp"
+#include "server_secret.hpp"
 
 using namespace pop3::shell;
 using pop3::core::AuthResult;
@@ -108,4 +110,126 @@ TEST_CASE("the passwd-file is read once, at start-up: later edits do not "
           AuthResult::Outcome::rejected);
     CHECK(auth.check_password("alice@example.org", "old").outcome ==
           AuthResult::Outcome::accepted);
+}
+
+namespace {
+// RFC 7677's SCRAM-SHA-256 example as Dovecot stores it (password "pencil").
+const std::string k_rfc7677 =
+    "{SCRAM-SHA-256}4096,W22ZaJ0SNY7soEsUEjb6gQ==,"
+    "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
+const std::string k_scram_passwd = "alice@example.org:{PLAIN}secret::::::\n"
+                                   "bob@example.org:" + k_rfc7677 + "::::::\n";
+
+struct Salts {
+    std::string sha1, sha256;
+    std::uint32_t iterations1 = 0, iterations256 = 0;
+};
+
+Salts salts_of(Authenticator& auth, std::string_view user) {
+    auto one = auth.scram_lookup(pop3::core::Mechanism::scram_sha1, user);
+    auto two = auth.scram_lookup(pop3::core::Mechanism::scram_sha256, user);
+    return {one.salt, two.salt, one.iterations, two.iterations};
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+} // namespace
+
+TEST_CASE("in one connection, unknown, plaintext and stored-SCRAM users all get "
+          "different salts per mechanism",
+          "[authenticator][scram]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_scram_passwd));
+    options.server_secret = dir.write("secret", std::string(32, 's'));
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    for (const char* user : {"alice@example.org", "nobody@example.org", "bob@example.org"}) {
+        INFO(user);
+        auto s = salts_of(auth, user);
+        CHECK(s.sha1 != s.sha256);
+        CHECK(s.sha1.size() == 16);
+        CHECK(s.sha256.size() == 16);
+        CHECK(s.iterations1 == 4096);
+        CHECK(s.iterations256 == 4096);
+    }
+    // bob's SCRAM-SHA-256 salt is the stored one; his SCRAM-SHA-1 one a decoy
+    CHECK(salts_of(auth, "bob@example.org").sha256 ==
+          std::string("\x5b\x6d\x99\x68\x9d\x12\x35\x8e\xec\xa0\x4b\x14\x12\x36\xfa\x81", 16));
+    CHECK(log.text().find("no server secret") == std::string::npos);
+}
+
+TEST_CASE("with a server secret, derived and decoy salts survive passwd-file edits",
+          "[authenticator][scram]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_scram_passwd));
+    options.server_secret = dir.file("secret");
+    REQUIRE(make_server_secret(options.server_secret));
+    CapturedLog log;
+    Authenticator before(options, log.log(), "", open_auth_resources(options, log.log()));
+    dir.write("passwd", k_scram_passwd + "carol@example.org:{PLAIN}new::::::\n");
+    Authenticator after(options, log.log(), "", open_auth_resources(options, log.log()));
+    for (const char* user : {"alice@example.org", "nobody@example.org"}) {
+        INFO(user);
+        auto a = salts_of(before, user);
+        auto b = salts_of(after, user);
+        CHECK(a.sha1 == b.sha1);
+        CHECK(a.sha256 == b.sha256);
+    }
+    CHECK(log.text().find("no server secret") == std::string::npos);
+}
+
+TEST_CASE("without a server secret, salts fall back to the passwd-file digest, "
+          "with one warning",
+          "[authenticator][scram]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_scram_passwd));
+    options.server_secret = dir.file("missing-secret");
+    CapturedLog log;
+    Authenticator before(options, log.log(), "", open_auth_resources(options, log.log()));
+    auto a = salts_of(before, "nobody@example.org");
+    auto again = salts_of(before, "nobody@example.org");
+    CHECK(a.sha1 == again.sha1);
+    CHECK(count(log.text(), "warning: no server secret (" + options.server_secret +
+                                ": No such file or directory)") == 1);
+    dir.write("passwd", k_scram_passwd + "carol@example.org:{PLAIN}new::::::\n");
+    Authenticator after(options, log.log(), "", open_auth_resources(options, log.log()));
+    CHECK(salts_of(after, "nobody@example.org").sha1 != a.sha1);
+}
+
+TEST_CASE("--make-server-secret writes 32 octets for its owner only and never "
+          "overwrites",
+          "[server_secret]") {
+    TempDir dir;
+    auto path = dir.file("secret");
+    ::umask(0); // the mode must not depend on the umask
+    auto made = make_server_secret(path);
+    ::umask(022);
+    REQUIRE(made);
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    CHECK((info.st_mode & 07777) == 0600);
+    auto first = read_server_secret(path);
+    REQUIRE(first);
+    CHECK(first->size() == 32);
+    auto refused = make_server_secret(path);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == path + " exists; not overwritten");
+    CHECK(read_server_secret(path) == first);
+    // a symlink, even a dangling one, is not followed
+    REQUIRE(::symlink(dir.file("elsewhere").c_str(), dir.file("link").c_str()) == 0);
+    CHECK_FALSE(make_server_secret(dir.file("link")));
+    CHECK(::access(dir.file("elsewhere").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("a server secret shorter than 16 octets is refused", "[server_secret]") {
+    TempDir dir;
+    auto shorter = read_server_secret(dir.write("short", "0123456789abcde"));
+    REQUIRE_FALSE(shorter);
+    CHECK(shorter.error() == "too short: 15 octets, at least 16");
+    CHECK(read_server_secret(dir.write("ok", "0123456789abcdef")));
+    CHECK_FALSE(read_server_secret(dir.file("missing")));
 }

@@ -105,8 +105,8 @@ TEST_CASE("decoys share the real users' salt rule, keyed by a server secret", "[
     CHECK(decoy.salt != scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "other").salt);
     auto real = scram_credentials(Mechanism::scram_sha256, entry("PLAIN", "pw"), "key");
     REQUIRE(real);
-    CHECK(real->salt == salt_for("key", "user@example.org"));
-    CHECK(decoy.salt == salt_for("key", "nobody@x.org"));
+    CHECK(real->salt == salt_for("key", Mechanism::scram_sha256, "user@example.org"));
+    CHECK(decoy.salt == salt_for("key", Mechanism::scram_sha256, "nobody@x.org"));
     CHECK(decoy.iterations == real->iterations);
 }
 
@@ -184,4 +184,20 @@ TEST_CASE("no scheme accepts an empty password", "[sasl_crypto]") {
           std::optional<bool>(true));
     CHECK(scram_password_matches(entry("SCRAM-SHA-256", EMPTY_SCRAM_SHA256), "") ==
           std::optional<bool>(true));
+}
+
+TEST_CASE("derived salts differ per mechanism, for plaintext users and decoys alike",
+          "[sasl_crypto]") {
+    // Before, both mechanisms got one salt per login, while a stored
+    // secret's salts differ: the difference told the two kinds apart.
+    CHECK(salt_for("key", Mechanism::scram_sha1, "a@x.org") !=
+          salt_for("key", Mechanism::scram_sha256, "a@x.org"));
+    CHECK(scram_decoy(Mechanism::scram_sha1, "nobody@x.org", "key").salt !=
+          scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "key").salt);
+    auto one = scram_credentials(Mechanism::scram_sha1, entry("PLAIN", "pw"), "key");
+    auto two = scram_credentials(Mechanism::scram_sha256, entry("PLAIN", "pw"), "key");
+    REQUIRE(one);
+    REQUIRE(two);
+    CHECK(one->salt != two->salt);
+    CHECK(one->salt.size() == two->salt.size());
 }
