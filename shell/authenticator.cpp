@@ -1,10 +1,18 @@
 // Authentication: name validation, passwd-file lookup, verification, and a
 // failure delay padded to the same total so that timing does not tell an
 // unknown user from a wrong password.
+//
+// Why the time does not depend on the user or the scheme: every failure is
+// answered at a multiple of --auth-failure-delay after the request arrived
+// (one multiple whenever the work fits in it, which the delay is chosen
+// for); an unknown user gets a dummy verification against the passwd-file's
+// costliest secret, so CPU, memory and hash-slot waits look like a real
+// user's; and every verification holds one of the machine-wide hash slots.
 #include <chrono>
+#include <thread>
 
 #include <openssl/crypto.h>
-#include <thread>
+#include <unistd.h>
 
 #include "authenticator.hpp"
 #include "passwd_file.hpp"
@@ -24,15 +32,72 @@ constexpr auto k_scram_lookup_floor = std::chrono::milliseconds(25);
 
 using pop3::core::AuthResult;
 
+void Authenticator::pad_failure(std::chrono::steady_clock::time_point started) {
+    using std::chrono::milliseconds;
+    if (options_.auth_failure_delay_ms == 0) return;
+    const auto delay = milliseconds(options_.auth_failure_delay_ms);
+    const auto took = std::chrono::steady_clock::now() - started;
+    const auto multiples = took <= delay ? 1 : took / delay + 1;
+    if (multiples > 1 && !delay_warned_) {
+        delay_warned_ = true;
+        log_.line("warning: a failed login took " +
+                  std::to_string(std::chrono::duration_cast<milliseconds>(took).count()) +
+                  " ms, more than --auth-failure-delay " +
+                  std::to_string(options_.auth_failure_delay_ms) +
+                  " ms; answered at " + std::to_string(multiples) +
+                  " times the delay, which other failures can be told apart from: "
+                  "raise --auth-failure-delay");
+    }
+    std::this_thread::sleep_until(started + multiples * delay);
+}
+
+HashSlots::Guard Authenticator::hash_slot() {
+    const auto& slots = resources_.slots;
+    if (slots.size() == 0 && !resources_.slots_problem.empty() && !slots_warned_) {
+        slots_warned_ = true;
+        log_.line("warning: no hash slots (" + resources_.slots_problem +
+                  "); password hashing is not capped");
+    }
+    return slots.acquire([&] {
+        ++stats_.slot_waits;
+        log_.line("waiting for a hash slot: all " + std::to_string(slots.size()) +
+                  " in " + slots.dir() + " are busy");
+    });
+}
+
+void Authenticator::dummy_verification(std::string_view password) {
+    if (!dummy_) {
+        // The costliest secret in the file, as it is: the same scheme and
+        // parameters cost the same time and memory as verifying it.
+        pop3::core::PasswdEntry dummy;
+        dummy.scheme = "PLAIN";
+        dummy.secret = "pop3d dummy secret";
+        std::uint64_t highest = 0;
+        if (auto file = passwd()) {
+            (*file)->for_each_secret([&](std::string_view scheme, std::string_view secret) {
+                auto cost = estimated_cost(scheme, secret);
+                if (cost > highest && !secret.empty()) {
+                    highest = cost;
+                    dummy.scheme = std::string(scheme);
+                    dummy.secret = std::string(secret);
+                }
+            });
+        }
+        stats_.dummy_scheme = dummy.scheme;
+        dummy_ = std::move(dummy);
+    }
+    ++stats_.dummy_verifications;
+    (void)verify_password(*dummy_, password.empty() ? "x" : password);
+}
+
 template <class Verify>
 AuthResult Authenticator::check(std::string_view user, std::string_view method,
-                                Verify verify) {
+                                Verify verify, bool hashing) {
     auto started = std::chrono::steady_clock::now();
     auto fail = [&](const std::string& reason) {
         log_.line("login failed for \"" + std::string(user.substr(0, 100)) +
                   "\" (" + std::string(method) + "): " + reason);
-        std::this_thread::sleep_until(
-            started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+        pad_failure(started);
         return AuthResult{AuthResult::Outcome::rejected, ""};
     };
     auto login = pop3::core::parse_login(user, options_.default_domain);
@@ -44,9 +109,19 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
                   file.error().message());
         return AuthResult{AuthResult::Outcome::unavailable, ""};
     }
+    // Known and unknown users alike take a slot, and the padding counts from
+    // when they got it: the wait depends on the load, not on the user.
+    HashSlots::Guard slot;
+    if (hashing) {
+        slot = hash_slot();
+        started = std::chrono::steady_clock::now();
+    }
     auto entry = (*file)->find(name, [this](std::string_view w) { log_.line(w); });
-    if (!entry) return fail("unknown user");
-    switch (verify(*entry)) {
+    if (!entry) {
+        (void)verify(nullptr); // the same work as for a real user
+        return fail("unknown user");
+    }
+    switch (verify(&*entry)) {
     case Verdict::match:
         log_.line("login " + name + " (" + std::string(method) + ")");
         verified_ = *entry; // kept for the privilege drop (issue 7)
@@ -63,19 +138,25 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
 AuthResult Authenticator::check_password(std::string_view user,
                                          std::string_view secret,
                                          std::string_view method) {
-    return check(user, method, [&](const pop3::core::PasswdEntry& e) {
-        return verify_password(e, secret);
-    });
+    return check(
+        user, method,
+        [&](const pop3::core::PasswdEntry* e) {
+            auto verdict = e ? verify_password(*e, secret) : Verdict::unsupported;
+            if (verdict == Verdict::unsupported) dummy_verification(secret);
+            return verdict;
+        },
+        true);
 }
 
 AuthResult Authenticator::check_cram(std::string_view user,
                                      std::string_view challenge,
                                      std::string_view digest) {
-    return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry& e) {
-        if (!cram_md5_usable(e)) return Verdict::unsupported;
-        return verify_cram_md5(e, challenge, digest) ? Verdict::match
-                                                     : Verdict::mismatch;
-    });
+    // An HMAC: microseconds whatever the user, so no slot and no dummy.
+    return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry* e) {
+        if (!e || !cram_md5_usable(*e)) return Verdict::unsupported;
+        return verify_cram_md5(*e, challenge, digest) ? Verdict::match
+                                                      : Verdict::mismatch;
+    }, false);
 }
 
 AuthResources::~AuthResources() {
@@ -88,6 +169,13 @@ AuthResources open_auth_resources(const Options& options, const Log& log) {
         r.server_secret = std::move(*secret);
     else
         r.server_secret_problem = secret.error();
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    const unsigned count =
+        options.hash_slots.value_or(cpus > 0 ? static_cast<unsigned>(cpus) : 1);
+    if (auto slots = HashSlots::open(options.hash_slot_dir, count))
+        r.slots = std::move(*slots);
+    else
+        r.slots_problem = slots.error();
     if (auto file = PasswdFile::read(options.passwd_file)) {
         r.passwd = std::move(*file);
     } else {
@@ -168,17 +256,16 @@ Authenticator::scram_verify(pop3::core::Mechanism mechanism,
     }
     log_.line("login failed for \"" + scram_user_ + "\" (" + method + "): " +
               (keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
-    std::this_thread::sleep_until(
-        started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+    pad_failure(started);
     return {false, {}};
 }
 
 AuthResult Authenticator::check_apop(std::string_view user,
                                      std::string_view digest) {
-    return check(user, "APOP", [&](const pop3::core::PasswdEntry& e) {
-        if (!plaintext_secret(e)) return Verdict::unsupported;
-        return verify_apop(e, banner_, digest) ? Verdict::match : Verdict::mismatch;
-    });
+    return check(user, "APOP", [&](const pop3::core::PasswdEntry* e) {
+        if (!e || !plaintext_secret(*e)) return Verdict::unsupported;
+        return verify_apop(*e, banner_, digest) ? Verdict::match : Verdict::mismatch;
+    }, false);
 }
 
 } // namespace pop3::shell

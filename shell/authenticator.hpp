@@ -1,10 +1,13 @@
 // Checks USER/PASS and APOP credentials against the shared passwd-file and
-// turns the verdict into the core's AuthResult, with a uniform failure delay.
+// turns the verdict into the core's AuthResult; failures take the same time
+// whether or not the user exists, whatever the scheme.
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "hash_slots.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "passwd_file.hpp"
@@ -29,10 +32,15 @@ struct AuthResources {
     // passwd-file's digest, with a warning at the first SCRAM login.
     std::optional<std::string> server_secret;
     std::string server_secret_problem;
+    // --hash-slots lock files in --hash-slot-dir; none when they could not
+    // be opened (why in slots_problem): hashing is then not capped, with a
+    // warning at the first password verification.
+    HashSlots slots;
+    std::string slots_problem;
 };
 
-// Reads what `options` names (the passwd-file, the server secret); logs a
-// passwd-file that cannot be read.
+// Reads or opens what `options` names (the passwd-file, the server secret,
+// the hash slots); logs a passwd-file that cannot be read.
 // Call it while still privileged, before any chroot.
 [[nodiscard]] AuthResources open_auth_resources(const Options& options,
                                                 const Log& log);
@@ -47,7 +55,10 @@ public:
           resources_(std::move(resources)) {}
 
     // RFC 1939 section 7 USER/PASS. Failures (unknown user, wrong password,
-    // invalid name) all answer `rejected` after the same total delay.
+    // invalid name) all answer `rejected` after the same total delay. Every
+    // verification holds a hash slot; an unknown user (or a scheme that
+    // cannot verify) gets a dummy verification against the passwd-file's
+    // costliest secret, so that it costs what a real one does.
     [[nodiscard]] pop3::core::AuthResult
     check_password(std::string_view user, std::string_view secret,
                    std::string_view method = "USER/PASS");
@@ -73,10 +84,24 @@ public:
     [[nodiscard]] const std::optional<pop3::core::PasswdEntry>&
     verified_entry() const { return verified_; }
 
+    // What happened so far, for tests and the log.
+    struct Stats {
+        unsigned dummy_verifications = 0;
+        unsigned slot_waits = 0;
+        std::string dummy_scheme; // of the dummy's secret, once chosen
+    };
+    [[nodiscard]] const Stats& stats() const { return stats_; }
+
 private:
+    // Holds the answer to a failure back to the next multiple of
+    // --auth-failure-delay after `started` (one multiple unless the work
+    // took longer, which is logged once: the delay should cover it).
+    void pad_failure(std::chrono::steady_clock::time_point started);
+    [[nodiscard]] HashSlots::Guard hash_slot();
+    void dummy_verification(std::string_view password);
     template <class Verify>
     pop3::core::AuthResult check(std::string_view user, std::string_view method,
-                                 Verify verify);
+                                 Verify verify, bool hashing);
 
     const Options& options_;
     const Log& log_;
@@ -87,6 +112,9 @@ private:
     std::string salt_key_; // SCRAM salt key: the server secret, else the passwd-file digest
     [[nodiscard]] const std::string& salt_key();
     AuthResources resources_;
+    Stats stats_;
+    std::optional<pop3::core::PasswdEntry> dummy_; // chosen at the first need
+    bool slots_warned_ = false, delay_warned_ = false;
     // The passwd-file as read at start-up, or why it could not be.
     [[nodiscard]] tl::expected<const PasswdFile*, std::error_code> passwd() const;
 };

@@ -47,7 +47,11 @@ std::string usage() {
            "  --session-limit SECONDS      total session time, 0 = none (default 7200)\n"
            "  --max-auth-failures N        failed logins before closing (default 3)\n"
            "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
-           "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
+           "  --auth-failure-delay MS      every failed login is answered at a multiple of\n"
+           "                               this many ms after it arrived (default 2000)\n"
+           "  --hash-slots N               password hashes run at once on this machine,\n"
+           "                               0 = no cap (default: one per CPU)\n"
+           "  --hash-slot-dir DIR          their lock files (default /run/pop3d)\n"
            "  --no-seen                    RETR does not mark messages Seen\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
            "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
@@ -133,6 +137,15 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             error = set_number("--max-bad-commands", o.max_bad_commands, 1, 100'000);
         } else if (arg == "--auth-failure-delay") {
             error = set_number("--auth-failure-delay", o.auth_failure_delay_ms, 0, 60'000);
+        } else if (arg == "--hash-slots") {
+            unsigned n = 0;
+            error = set_number("--hash-slots", n, 0, 1024);
+            o.hash_slots = n;
+        } else if (arg == "--hash-slot-dir") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string(arg) + ": empty directory name");
+            o.hash_slot_dir = std::string(*v);
         } else if (arg == "--tls-cert" || arg == "--tls-key") {
             auto v = value(arg);
             if (!v) return tl::unexpected(v.error());

@@ -28,7 +28,15 @@ struct Options {
     unsigned session_limit_seconds = 7200;
     unsigned max_auth_failures = pop3::core::k_default_max_auth_failures;
     unsigned max_bad_commands = pop3::core::k_default_max_bad_commands;
-    unsigned auth_failure_delay_ms = 1000;
+    // Dovecot's auth_failure_delay too; covers bcrypt cost 14 (0.9-1.2 s
+    // here) and Argon2id at doveadm's defaults (0.4-0.6 s), see
+    // docs/reliability.md.
+    unsigned auth_failure_delay_ms = 2000;
+    // Machine-wide cap on concurrent password hashing (0 = none), as lock
+    // files in hash_slot_dir; nullopt: one per online CPU, so that hashes
+    // never share a core and each takes the time measured on an idle one.
+    std::optional<unsigned> hash_slots;
+    std::string hash_slot_dir = "/run/pop3d";
     bool trace = false;
     std::string tls_cert;           // PEM chain; enables STLS
     std::string tls_key;            // PEM private key

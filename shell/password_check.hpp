@@ -1,6 +1,7 @@
 // Verifying a login password against a passwd-file secret in any of the
 // Dovecot password schemes pop3d supports, plus RFC 1939 APOP digests.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,14 @@ enum class Verdict { match, mismatch, unsupported };
 // password never matches.
 [[nodiscard]] Verdict verify_password(const pop3::core::PasswdEntry& entry,
                                       std::string_view password);
+
+// A rough cost of verifying a password against {scheme}secret, in about
+// microseconds of one core: Argon2 by m (KiB) x t, bcrypt by 2^cost,
+// SHA-crypt by rounds, stored SCRAM by iterations; other schemes by a
+// constant per family. Only the order matters: it picks the most expensive
+// secret in the passwd-file for the dummy verification of unknown users.
+[[nodiscard]] std::uint64_t estimated_cost(std::string_view scheme,
+                                           std::string_view secret);
 
 // The plaintext password for PLAIN/CLEAR/CLEARTEXT entries, else nullopt.
 [[nodiscard]] std::optional<std::string>

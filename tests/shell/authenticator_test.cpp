@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "authenticator.hpp"
+#include "hash_slots.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "server_secret.hpp"
@@ -78,6 +79,8 @@ Options test_options(const std::string& passwd) {
     Options o;
     o.passwd_file = passwd;
     o.auth_failure_delay_ms = 0;
+    // beside the passwd-file, not in /run/pop3d
+    o.hash_slot_dir = passwd.substr(0, passwd.rfind('/')) + "/hash-slots";
     return o;
 }
 
@@ -232,4 +235,139 @@ TEST_CASE("a server secret shorter than 16 octets is refused", "[server_secret]"
     CHECK(shorter.error() == "too short: 15 octets, at least 16");
     CHECK(read_server_secret(dir.write("ok", "0123456789abcdef")));
     CHECK_FALSE(read_server_secret(dir.file("missing")));
+}
+
+namespace {
+// doveadm pw -s ARGON2ID -p secret (m=64 MiB, t=3: Dovecot's defaults)
+const std::string k_argon2id =
+    "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$M0vc5JueQnR2P2R02d/CjA$"
+    "iGJD9UCBB88vE1IdnC4bUPrTnYauUOXx8XwkaZ2gpgM";
+// doveadm pw -s BLF-CRYPT -p secret
+const std::string k_bcrypt =
+    "{BLF-CRYPT}$2y$05$a32XlB1CirLjQU385x1muuCq0vxXouIrtypzzyzmhyPMoGso/4SPy";
+const std::string k_mixed_passwd = "alice@example.org:{PLAIN}secret::::::\n"
+                                   "bob@example.org:" + k_bcrypt + "::::::\n"
+                                   "carol@example.org:" + k_argon2id + "::::::\n"
+                                   "dave@example.org:{DIGEST-MD5}abc::::::\n";
+} // namespace
+
+TEST_CASE("an unknown user's USER/PASS runs a dummy verification against the "
+          "costliest secret in the passwd-file",
+          "[authenticator][timing]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_mixed_passwd));
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    CHECK(auth.check_password("nobody@example.org", "guess").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.stats().dummy_verifications == 1);
+    CHECK(auth.stats().dummy_scheme == "ARGON2ID");
+    // a real verification needs no dummy
+    CHECK(auth.check_password("bob@example.org", "guess").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.check_password("alice@example.org", "guess").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.stats().dummy_verifications == 1);
+    // a scheme that cannot verify gets one, like an unknown user
+    CHECK(auth.check_password("dave@example.org", "guess").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.stats().dummy_verifications == 2);
+    CHECK(auth.check_password("nobody@example.org", "guess", "AUTH PLAIN").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.stats().dummy_verifications == 3);
+    // the dummy never lets anyone in, even with the dummy secret's password
+    CHECK(auth.check_password("nobody@example.org", "secret").outcome ==
+          AuthResult::Outcome::rejected);
+    auto text = log.text();
+    CHECK(text.find("login failed for \"nobody@example.org\"") != std::string::npos);
+    CHECK(text.find("login nobody") == std::string::npos);
+}
+
+TEST_CASE("with only plaintext secrets the dummy is a plaintext comparison",
+          "[authenticator][timing]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", "alice@example.org:{PLAIN}secret::::::\n"));
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    CHECK(auth.check_password("nobody@example.org", "x").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.stats().dummy_scheme == "PLAIN");
+}
+
+TEST_CASE("a failure whose work outlasts the failure delay is logged once",
+          "[authenticator][timing]") {
+    // Argon2 with 64 MiB of memory takes well over a millisecond on any
+    // machine; the log line, not a measured time, is what is checked.
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_mixed_passwd));
+    options.auth_failure_delay_ms = 1;
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    (void)auth.check_password("carol@example.org", "guess");
+    (void)auth.check_password("nobody@example.org", "guess");
+    auto text = log.text();
+    CHECK(count(text, "more than --auth-failure-delay 1 ms") == 1);
+}
+
+TEST_CASE("with one hash slot, a second verification waits for it and says so",
+          "[hash_slots]") {
+    TempDir dir;
+    auto first = HashSlots::open(dir.file("slots"), 1);
+    auto second = HashSlots::open(dir.file("slots"), 1);
+    REQUIRE(first);
+    REQUIRE(second);
+    auto held = first->acquire([] { FAIL("the only slot was free"); });
+    REQUIRE(held.held());
+    bool waited = false;
+    // Called just before blocking: releasing the holder here lets the wait
+    // end, so the test needs neither threads nor timing.
+    auto got = second->acquire([&] {
+        waited = true;
+        held.release();
+    });
+    CHECK(waited);
+    CHECK(got.held());
+    struct stat info {};
+    REQUIRE(::stat(dir.file("slots").c_str(), &info) == 0);
+    CHECK((info.st_mode & 07777) == 0700);
+    REQUIRE(::stat(dir.file("slots/slot-0").c_str(), &info) == 0);
+    CHECK((info.st_mode & 07777) == 0600);
+}
+
+TEST_CASE("free hash slots are taken without waiting; with none there is no cap",
+          "[hash_slots]") {
+    TempDir dir;
+    auto a = HashSlots::open(dir.file("slots"), 2);
+    auto b = HashSlots::open(dir.file("slots"), 2);
+    auto c = HashSlots::open(dir.file("slots"), 2);
+    REQUIRE((a && b && c));
+    auto one = a->acquire([] { FAIL("two slots were free"); });
+    auto two = b->acquire([] { FAIL("one slot was free"); });
+    CHECK((one.held() && two.held()));
+    bool waited = false;
+    auto three = c->acquire([&] {
+        waited = true;
+        one.release();
+    });
+    CHECK(waited);
+    CHECK(three.held());
+    auto none = HashSlots::open(dir.file("unused"), 0);
+    REQUIRE(none);
+    CHECK_FALSE(none->acquire([] { FAIL("no slots: no wait"); }).held());
+    CHECK(::access(dir.file("unused").c_str(), F_OK) != 0);
+    CHECK_FALSE(HashSlots::open(dir.file("passwd-not-a-dir/x"), 1));
+}
+
+TEST_CASE("an unusable hash-slot directory is warned about once, and logins go on",
+          "[authenticator][hash_slots]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", k_mixed_passwd));
+    options.hash_slot_dir = dir.file("passwd") + "/slots"; // under a file
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    CHECK(auth.check_password("alice@example.org", "secret").outcome ==
+          AuthResult::Outcome::accepted);
+    (void)auth.check_password("alice@example.org", "guess");
+    CHECK(count(log.text(), "warning: no hash slots (" + options.hash_slot_dir +
+                                ": Not a directory); password hashing is not capped") == 1);
 }
