@@ -32,6 +32,32 @@ constexpr auto k_scram_lookup_floor = std::chrono::milliseconds(25);
 
 using pop3::core::AuthResult;
 
+void Authenticator::set_client(std::string address) {
+    for (char& c : address) {
+        const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                        (c >= 'A' && c <= 'Z') || c == '.' || c == ':' || c == '%' ||
+                        c == '_' || c == '-';
+        if (!ok) c = '?';
+    }
+    client_ = address.empty() ? std::string("unknown") : std::move(address);
+}
+
+std::string Authenticator::quoted_user(std::string_view user) {
+    std::string out = "\"";
+    for (char c : user.substr(0, 100)) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c;
+    }
+    return out + '"';
+}
+
+// The line fail2ban's filter (deploy/fail2ban) matches; keep them in step.
+std::string Authenticator::failed_line(std::string_view user, std::string_view method,
+                                       std::string_view reason) const {
+    return "login failed for " + quoted_user(user) + " from " + client_ + " (" +
+           std::string(method) + "): " + std::string(reason);
+}
+
 void Authenticator::pad_failure(std::chrono::steady_clock::time_point started) {
     using std::chrono::milliseconds;
     if (options_.auth_failure_delay_ms == 0) return;
@@ -95,8 +121,7 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
                                 Verify verify, bool hashing) {
     auto started = std::chrono::steady_clock::now();
     auto fail = [&](const std::string& reason) {
-        log_.line("login failed for \"" + std::string(user.substr(0, 100)) +
-                  "\" (" + std::string(method) + "): " + reason);
+        log_.line(failed_line(user, method, reason));
         pad_failure(started);
         return AuthResult{AuthResult::Outcome::rejected, ""};
     };
@@ -216,7 +241,7 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     // does not tell unknown users, stored-SCRAM and plaintext users apart.
     auto started = std::chrono::steady_clock::now();
     scram_entry_.reset();
-    scram_user_ = std::string(user.substr(0, 100));
+    scram_user_ = std::string(user.substr(0, 100)); // quoted when logged
     auto login = pop3::core::parse_login(user, options_.default_domain);
     // Salts are keyed by the canonical login, so spellings of one name get
     // one salt, known or not (no account enumeration through the salt).
@@ -254,8 +279,8 @@ Authenticator::scram_verify(pop3::core::Mechanism mechanism,
         scram_entry_.reset();
         return {true, std::move(check.server_signature)};
     }
-    log_.line("login failed for \"" + scram_user_ + "\" (" + method + "): " +
-              (keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
+    log_.line(failed_line(scram_user_, method,
+                          keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
     pad_failure(started);
     return {false, {}};
 }

@@ -79,6 +79,16 @@ public:
                  const pop3::core::ScramCredentials& keys,
                  std::string_view auth_message, std::string_view proof);
 
+    // The client's address for the failed-login log line (fail2ban bans by
+    // it). Characters outside [0-9A-Za-z.:%_-] become '?', so the address
+    // is one word a filter can rely on.
+    void set_client(std::string address);
+
+    // `"NAME"` for a log line: cut at 100 octets, '\' and '"' escaped with
+    // '\', so a name can never close the quotes (a filter's <HOST> after
+    // them cannot match text the client chose).
+    [[nodiscard]] static std::string quoted_user(std::string_view user);
+
     // The passwd-file entry of the last accepted login, secret cleared: its
     // uid/gid fields say whom to serve the mailbox as (hardening, issue 7).
     [[nodiscard]] const std::optional<pop3::core::PasswdEntry>&
@@ -113,6 +123,9 @@ private:
     [[nodiscard]] const std::string& salt_key();
     AuthResources resources_;
     Stats stats_;
+    std::string client_ = "unknown";
+    [[nodiscard]] std::string failed_line(std::string_view user, std::string_view method,
+                                          std::string_view reason) const;
     std::optional<pop3::core::PasswdEntry> dummy_; // chosen at the first need
     bool slots_warned_ = false, delay_warned_ = false;
     // The passwd-file as read at start-up, or why it could not be.

@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
         tls = std::move(*loaded);
     }
     install_signals();
-    log.line("session start from " + peer_address(in_fd));
+    const auto peer = peer_address(in_fd);
+    log.line("session start from " + peer);
     Transport transport(in_fd, out_fd);
     // The session's one read of the passwd-file (what the greeting offers,
     // the logins and the SCRAM salt key all come from it) and every other
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
                          offer_apop(*options, kinds) ? apop_banner() : std::string(),
                          tls ? &*tls : nullptr, offered_sasl(*options, kinds),
                          std::move(auth));
+    runner.authenticator().set_client(peer); // in the failed-login line, for fail2ban
     int status = runner.run();
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;

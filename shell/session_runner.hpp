@@ -28,6 +28,8 @@ public:
                   AuthResources auth);
     // Runs the whole session; returns the process exit status.
     int run();
+    // For what the caller knows about the connection (set_client).
+    [[nodiscard]] Authenticator& authenticator() { return auth_; }
 
 private:
     void feed(const pop3::core::Input& input);

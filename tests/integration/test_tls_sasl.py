@@ -648,7 +648,7 @@ class Sasl(Base):
         s = Scram(c, "SCRAM-SHA-256", LOGIN, SECRET)
         self.assert_inbox_session(c, s.result)
         log = self.finish(c, method="AUTH SCRAM-SHA-256")
-        self.assertIn(f'login failed for "{LOGIN}" (AUTH SCRAM-SHA-256): wrong password', log)
+        self.assertIn(f'login failed for "{LOGIN}" from local (AUTH SCRAM-SHA-256): wrong password', log)
 
     def test_scram_unknown_user_gets_a_server_first_then_fails(self):
         c = self.sasl_session()
@@ -666,7 +666,7 @@ class Sasl(Base):
         self.assertEqual(again.salt, unknown.salt)
         self.assertEqual(c.cmd("QUIT"), "+OK pop3d signing off")
         log = c.log()
-        self.assertIn('login failed for "nobody@example.org" (AUTH SCRAM-SHA-256): '
+        self.assertIn('login failed for "nobody@example.org" from local (AUTH SCRAM-SHA-256): '
                       'unknown user or no SCRAM secret', log)
 
     def test_scram_salt_does_not_tell_known_from_unknown_users(self):

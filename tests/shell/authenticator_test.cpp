@@ -371,3 +371,38 @@ TEST_CASE("an unusable hash-slot directory is warned about once, and logins go o
     CHECK(count(log.text(), "warning: no hash slots (" + options.hash_slot_dir +
                                 ": Not a directory); password hashing is not capped") == 1);
 }
+
+TEST_CASE("the failed-login line names the client, and a user name cannot "
+          "close its quotes",
+          "[authenticator][log]") {
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", "alice@example.org:{PLAIN}secret::::::\n"));
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    auth.set_client("127.0.0.1");
+    (void)auth.check_password("alice@example.org", "guess");
+    CHECK(log.text().find("login failed for \"alice@example.org\" from 127.0.0.1 "
+                          "(USER/PASS): wrong password") != std::string::npos);
+    // a name that tries to end the quotes and supply its own address
+    (void)auth.check_password("x\" from 127.6.6.6 (USER/PASS): unknown user \\", "guess",
+                              "AUTH PLAIN");
+    CHECK(log.text().find("login failed for \"x\\\" from 127.6.6.6 (USER/PASS): unknown "
+                          "user \\\\\" from 127.0.0.1 (AUTH PLAIN): invalid user name") !=
+          std::string::npos);
+}
+
+TEST_CASE("quoted user names escape exactly the backslash and the quote, and "
+          "client addresses are one word",
+          "[authenticator][log]") {
+    CHECK(Authenticator::quoted_user("a@b") == "\"a@b\"");
+    CHECK(Authenticator::quoted_user("a\"b\\c") == "\"a\\\"b\\\\c\"");
+    CHECK(Authenticator::quoted_user(std::string(150, 'u')) ==
+          "\"" + std::string(100, 'u') + "\"");
+    TempDir dir;
+    auto options = test_options(dir.write("passwd", ""));
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    auth.set_client("::1 from 127.6.6.6");
+    (void)auth.check_password("nobody@example.org", "guess");
+    CHECK(log.text().find("from ::1?from?127.6.6.6 (USER/PASS)") != std::string::npos);
+}
