@@ -145,20 +145,17 @@ private:
 } // namespace
 
 void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
-                      const std::optional<LoginAccount>& account, pid_t monitor) {
-    // The session's one read of the passwd-file: what the greeting offers,
-    // the logins and the SCRAM salt key all come from it.
-    std::optional<PasswdFile> passwd;
-    if (auto file = PasswdFile::read(options.passwd_file)) {
-        passwd = std::move(*file);
-    } else {
-        log.line("cannot read passwd-file " + options.passwd_file + ": " +
-                 file.error().message());
-    }
-    auto kinds = secret_kinds(passwd ? &*passwd : nullptr);
+                      const std::optional<LoginAccount>& account, pid_t monitor,
+                      const std::string& client) {
+    // The session's one read of the passwd-file (what the greeting offers,
+    // the logins and the SCRAM salt key all come from it) and every other
+    // file the Authenticator needs, opened before the jail.
+    auto resources = open_auth_resources(options, log);
+    auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
     privsep::Offer offer{offer_apop(options, kinds) ? apop_banner() : std::string(),
                          offered_sasl(options, kinds)};
-    Authenticator auth(options, log, offer.apop_banner, std::move(passwd));
+    Authenticator auth(options, log, offer.apop_banner, std::move(resources));
+    auth.set_client(client); // in the failed-login line, for fail2ban
     auto jailed = account ? enter_sandbox(*account) : enter_unprivileged_sandbox();
     if (!jailed) {
         log.line("auth process: cannot drop privileges: " + jailed.error());

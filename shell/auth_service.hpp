@@ -15,9 +15,10 @@ namespace pop3::shell {
 // (as root when started so), enters the sandbox (as `account`, or the
 // unprivileged one when `account` is empty), sends the Offer, then answers
 // until the monitor closes the channel (or dies: then it is killed).
+// `client` is the peer's address, for the failed-login lines.
 [[noreturn]] void run_auth_process(const Options& options, const Log& log,
                                    PrivsepChannel channel,
                                    const std::optional<LoginAccount>& account,
-                                   pid_t monitor);
+                                   pid_t monitor, const std::string& client);
 
 } // namespace pop3::shell

@@ -1,13 +1,24 @@
 // Authentication: name validation, passwd-file lookup, verification, and a
 // failure delay padded to the same total so that timing does not tell an
 // unknown user from a wrong password.
+//
+// Why the time does not depend on the user or the scheme: every failure is
+// answered at a multiple of --auth-failure-delay after the request arrived
+// (one multiple whenever the work fits in it, which the delay is chosen
+// for); an unknown user gets a dummy verification against the passwd-file's
+// costliest secret, so CPU, memory and hash-slot waits look like a real
+// user's; and every verification holds one of the machine-wide hash slots.
 #include <chrono>
 #include <thread>
+
+#include <openssl/crypto.h>
+#include <unistd.h>
 
 #include "authenticator.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
 #include "sasl_crypto.hpp"
+#include "server_secret.hpp"
 #include "pop3/core/ascii.hpp"
 #include "pop3/core/login_name.hpp"
 
@@ -21,15 +32,97 @@ constexpr auto k_scram_lookup_floor = std::chrono::milliseconds(25);
 
 using pop3::core::AuthResult;
 
+void Authenticator::set_client(std::string address) {
+    for (char& c : address) {
+        const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                        (c >= 'A' && c <= 'Z') || c == '.' || c == ':' || c == '%' ||
+                        c == '_' || c == '-';
+        if (!ok) c = '?';
+    }
+    client_ = address.empty() ? std::string("unknown") : std::move(address);
+}
+
+std::string Authenticator::quoted_user(std::string_view user) {
+    std::string out = "\"";
+    for (char c : user.substr(0, 100)) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c;
+    }
+    return out + '"';
+}
+
+// The line fail2ban's filter (deploy/fail2ban) matches; keep them in step.
+std::string Authenticator::failed_line(std::string_view user, std::string_view method,
+                                       std::string_view reason) const {
+    return "login failed for " + quoted_user(user) + " from " + client_ + " (" +
+           std::string(method) + "): " + std::string(reason);
+}
+
+void Authenticator::pad_failure(std::chrono::steady_clock::time_point started) {
+    using std::chrono::milliseconds;
+    if (options_.auth_failure_delay_ms == 0) return;
+    const auto delay = milliseconds(options_.auth_failure_delay_ms);
+    const auto took = std::chrono::steady_clock::now() - started;
+    const auto multiples = took <= delay ? 1 : took / delay + 1;
+    if (multiples > 1 && !delay_warned_) {
+        delay_warned_ = true;
+        log_.line("warning: a failed login took " +
+                  std::to_string(std::chrono::duration_cast<milliseconds>(took).count()) +
+                  " ms, more than --auth-failure-delay " +
+                  std::to_string(options_.auth_failure_delay_ms) +
+                  " ms; answered at " + std::to_string(multiples) +
+                  " times the delay, which other failures can be told apart from: "
+                  "raise --auth-failure-delay");
+    }
+    std::this_thread::sleep_until(started + multiples * delay);
+}
+
+HashSlots::Guard Authenticator::hash_slot() {
+    const auto& slots = resources_.slots;
+    if (slots.size() == 0 && !resources_.slots_problem.empty() && !slots_warned_) {
+        slots_warned_ = true;
+        log_.line("warning: no hash slots (" + resources_.slots_problem +
+                  "); password hashing is not capped");
+    }
+    return slots.acquire([&] {
+        ++stats_.slot_waits;
+        log_.line("waiting for a hash slot: all " + std::to_string(slots.size()) +
+                  " in " + slots.dir() + " are busy");
+    });
+}
+
+void Authenticator::dummy_verification(std::string_view password) {
+    if (!dummy_) {
+        // The costliest secret in the file, as it is: the same scheme and
+        // parameters cost the same time and memory as verifying it.
+        pop3::core::PasswdEntry dummy;
+        dummy.scheme = "PLAIN";
+        dummy.secret = "pop3d dummy secret";
+        std::uint64_t highest = 0;
+        if (auto file = passwd()) {
+            (*file)->for_each_secret([&](std::string_view scheme, std::string_view secret) {
+                auto cost = estimated_cost(scheme, secret);
+                if (cost > highest && !secret.empty()) {
+                    highest = cost;
+                    dummy.scheme = std::string(scheme);
+                    dummy.secret = std::string(secret);
+                }
+            });
+        }
+        stats_.dummy_scheme = dummy.scheme;
+        dummy_ = std::move(dummy);
+    }
+    ++stats_.dummy_verifications;
+    (void)verify_password(*dummy_, password.empty() ? "x" : password);
+}
+
 template <class Verify>
 AuthResult Authenticator::check(std::string_view user, std::string_view method,
-                                Verify verify) {
+                                Verify verify, bool hashing) {
     auto started = std::chrono::steady_clock::now();
     auto fail = [&](const std::string& reason) {
-        log_.line("login failed for \"" + std::string(user.substr(0, 100)) +
-                  "\" (" + std::string(method) + "): " + reason);
-        std::this_thread::sleep_until(
-            started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+        log_.line(failed_line(user, method, reason));
+        pad_failure(started);
         return AuthResult{AuthResult::Outcome::rejected, ""};
     };
     auto login = pop3::core::parse_login(user, options_.default_domain);
@@ -41,9 +134,19 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
                   file.error().message());
         return AuthResult{AuthResult::Outcome::unavailable, ""};
     }
+    // Known and unknown users alike take a slot, and the padding counts from
+    // when they got it: the wait depends on the load, not on the user.
+    HashSlots::Guard slot;
+    if (hashing) {
+        slot = hash_slot();
+        started = std::chrono::steady_clock::now();
+    }
     auto entry = (*file)->find(name, [this](std::string_view w) { log_.line(w); });
-    if (!entry) return fail("unknown user");
-    switch (verify(*entry)) {
+    if (!entry) {
+        (void)verify(nullptr); // the same work as for a real user
+        return fail("unknown user");
+    }
+    switch (verify(&*entry)) {
     case Verdict::match:
         log_.line("login " + name + " (" + std::string(method) + ")");
         verified_ = *entry; // kept for the privilege drop (issue 7)
@@ -60,32 +163,69 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
 AuthResult Authenticator::check_password(std::string_view user,
                                          std::string_view secret,
                                          std::string_view method) {
-    return check(user, method, [&](const pop3::core::PasswdEntry& e) {
-        return verify_password(e, secret);
-    });
+    return check(
+        user, method,
+        [&](const pop3::core::PasswdEntry* e) {
+            auto verdict = e ? verify_password(*e, secret) : Verdict::unsupported;
+            if (verdict == Verdict::unsupported) dummy_verification(secret);
+            return verdict;
+        },
+        true);
 }
 
 AuthResult Authenticator::check_cram(std::string_view user,
                                      std::string_view challenge,
                                      std::string_view digest) {
-    return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry& e) {
-        if (!cram_md5_usable(e)) return Verdict::unsupported;
-        return verify_cram_md5(e, challenge, digest) ? Verdict::match
-                                                     : Verdict::mismatch;
-    });
+    // An HMAC: microseconds whatever the user, so no slot and no dummy.
+    return check(user, "AUTH CRAM-MD5", [&](const pop3::core::PasswdEntry* e) {
+        if (!e || !cram_md5_usable(*e)) return Verdict::unsupported;
+        return verify_cram_md5(*e, challenge, digest) ? Verdict::match
+                                                      : Verdict::mismatch;
+    }, false);
 }
 
-tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() {
-    if (!passwd_) {
-        auto file = PasswdFile::read(options_.passwd_file);
-        if (!file) return tl::unexpected(file.error());
-        passwd_ = std::move(*file);
+AuthResources::~AuthResources() {
+    if (server_secret) OPENSSL_cleanse(server_secret->data(), server_secret->size());
+}
+
+AuthResources open_auth_resources(const Options& options, const Log& log) {
+    AuthResources r;
+    if (auto secret = read_server_secret(options.server_secret))
+        r.server_secret = std::move(*secret);
+    else
+        r.server_secret_problem = secret.error();
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    const unsigned count =
+        options.hash_slots.value_or(cpus > 0 ? static_cast<unsigned>(cpus) : 1);
+    if (auto slots = HashSlots::open(options.hash_slot_dir, count))
+        r.slots = std::move(*slots);
+    else
+        r.slots_problem = slots.error();
+    if (auto file = PasswdFile::read(options.passwd_file)) {
+        r.passwd = std::move(*file);
+    } else {
+        r.passwd_error = file.error();
+        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+                 file.error().message());
     }
-    return &*passwd_;
+    return r;
+}
+
+tl::expected<const PasswdFile*, std::error_code> Authenticator::passwd() const {
+    if (!resources_.passwd) return tl::unexpected(resources_.passwd_error);
+    return &*resources_.passwd;
 }
 
 const std::string& Authenticator::salt_key() {
-    if (salt_key_.empty()) {
+    if (salt_key_.empty() && resources_.server_secret) {
+        salt_key_ = *resources_.server_secret;
+    } else if (salt_key_.empty()) {
+        // Still secret (the file holds every password), but it changes with
+        // every edit, and with it every salt not stored in the file.
+        log_.line("warning: no server secret (" + options_.server_secret + ": " +
+                  resources_.server_secret_problem +
+                  "); SCRAM salts are keyed by the passwd-file digest and change "
+                  "when the file changes; create it with pop3d --make-server-secret");
         auto file = passwd();
         // Unreadable file: logins fail anyway; any fixed key keeps going.
         salt_key_ = file ? (*file)->digest() : std::string("pop3d: passwd-file unreadable");
@@ -101,7 +241,7 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     // does not tell unknown users, stored-SCRAM and plaintext users apart.
     auto started = std::chrono::steady_clock::now();
     scram_entry_.reset();
-    scram_user_ = std::string(user.substr(0, 100));
+    scram_user_ = std::string(user.substr(0, 100)); // quoted when logged
     auto login = pop3::core::parse_login(user, options_.default_domain);
     // Salts are keyed by the canonical login, so spellings of one name get
     // one salt, known or not (no account enumeration through the salt).
@@ -139,19 +279,18 @@ Authenticator::scram_verify(pop3::core::Mechanism mechanism,
         scram_entry_.reset();
         return {true, std::move(check.server_signature)};
     }
-    log_.line("login failed for \"" + scram_user_ + "\" (" + method + "): " +
-              (keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
-    std::this_thread::sleep_until(
-        started + std::chrono::milliseconds(options_.auth_failure_delay_ms));
+    log_.line(failed_line(scram_user_, method,
+                          keys.known ? "wrong password" : "unknown user or no SCRAM secret"));
+    pad_failure(started);
     return {false, {}};
 }
 
 AuthResult Authenticator::check_apop(std::string_view user,
                                      std::string_view digest) {
-    return check(user, "APOP", [&](const pop3::core::PasswdEntry& e) {
-        if (!plaintext_secret(e)) return Verdict::unsupported;
-        return verify_apop(e, banner_, digest) ? Verdict::match : Verdict::mismatch;
-    });
+    return check(user, "APOP", [&](const pop3::core::PasswdEntry* e) {
+        if (!e || !plaintext_secret(*e)) return Verdict::unsupported;
+        return verify_apop(*e, banner_, digest) ? Verdict::match : Verdict::mismatch;
+    }, false);
 }
 
 } // namespace pop3::shell

@@ -9,7 +9,7 @@
 
 namespace pop3::shell {
 
-Log::Log() {
+Log::Log(int fd) : fd_(fd) {
     int n = std::snprintf(prefix_, sizeof prefix_, "pop3d[%ld]: ",
                           static_cast<long>(::getpid()));
     prefix_len_ = n > 0 ? static_cast<std::size_t>(n) : 0;
@@ -25,7 +25,7 @@ void Log::line(std::string_view text) const {
     const char* p = out.data();
     std::size_t left = out.size();
     while (left > 0) {
-        auto n = ::write(STDERR_FILENO, p, left);
+        auto n = ::write(fd_, p, left);
         if (n <= 0) return; // logging must never end the session
         p += n;
         left -= static_cast<std::size_t>(n);

@@ -7,10 +7,12 @@ namespace pop3::shell {
 
 class Log {
 public:
-    Log();
+    // `fd` is where lines go: standard error, or a file a test reads back.
+    explicit Log(int fd = 2);
     void line(std::string_view text) const;
 
 private:
+    int fd_;
     char prefix_[32];
     std::size_t prefix_len_;
 };

@@ -14,6 +14,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "monitor.hpp"
+#include "server_secret.hpp"
 #include "session_runner.hpp"
 
 namespace {
@@ -76,6 +77,11 @@ int main(int argc, char** argv) {
         std::puts("pop3d " POP3D_VERSION);
         return 0;
     }
+    if (!options->make_server_secret.empty()) {
+        auto made = make_server_secret(options->make_server_secret);
+        if (!made) std::fprintf(stderr, "pop3d: %s\n", made.error().c_str());
+        return made ? 0 : 1;
+    }
     Log log;
     int in_fd = options->socket_fd.value_or(STDIN_FILENO);
     int out_fd = options->socket_fd.value_or(STDOUT_FILENO);
@@ -85,9 +91,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     install_signals();
-    log.line("session start from " + peer_address(in_fd));
+    const auto peer = peer_address(in_fd);
+    log.line("session start from " + peer);
     // The session runs in three processes (monitor.hpp, docs/design.md).
-    int status = serve_connection(*options, log, in_fd, out_fd);
+    int status = serve_connection(*options, log, in_fd, out_fd, peer);
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;
 }

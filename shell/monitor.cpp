@@ -145,7 +145,8 @@ int refuse_handoff(PrivsepChannel& to_login, Children& children) {
 
 } // namespace
 
-int serve_connection(const Options& options, const Log& log, int in_fd, int out_fd) {
+int serve_connection(const Options& options, const Log& log, int in_fd, int out_fd,
+                     const std::string& peer) {
     const auto started = Clock::now();
     const pid_t monitor = ::getpid();
     std::optional<LoginAccount> account;
@@ -164,7 +165,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         children.auth = children.login = -1; // not this process's to stop
         to_auth.close();
         detach_client(in_fd, out_fd);
-        run_auth_process(options, log, std::move(auth_end), account, monitor);
+        run_auth_process(options, log, std::move(auth_end), account, monitor, peer);
     }
     auth_end.close();
 

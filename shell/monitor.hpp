@@ -11,9 +11,9 @@
 
 namespace pop3::shell {
 
-// Serves the whole session of the connection on `in_fd`/`out_fd`; returns
-// the process exit status.
+// Serves the whole session of the connection on `in_fd`/`out_fd` from
+// `peer` (its address, for the log); returns the process exit status.
 [[nodiscard]] int serve_connection(const Options& options, const Log& log, int in_fd,
-                                   int out_fd);
+                                   int out_fd, const std::string& peer);
 
 } // namespace pop3::shell

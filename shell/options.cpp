@@ -39,6 +39,10 @@ std::string usage() {
            "                               0 denies service (default: $ACCESSLEVEL, else 1)\n"
            "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
            "  --default-domain DOMAIN      domain for logins without @domain\n"
+           "  --server-secret FILE         random key for SCRAM salts\n"
+           "                               (default /etc/pop3d/server-secret)\n"
+           "  --make-server-secret FILE    write 32 random octets to FILE (mode 0600,\n"
+           "                               never overwriting) and exit\n"
            "  --timeout SECONDS            idle autologout (default 600, as RFC 1939 asks)\n"
            "  --session-limit SECONDS      total session time, 0 = none (default 7200)\n"
            "  --login-timeout SECONDS      time from connection to login (default 180)\n"
@@ -47,7 +51,11 @@ std::string usage() {
            "                               (default pop3d, else nobody)\n"
            "  --max-auth-failures N        failed logins before closing (default 3)\n"
            "  --max-bad-commands N         consecutive bad commands before closing (default 10)\n"
-           "  --auth-failure-delay MS      delay before answering a failed login (default 1000)\n"
+           "  --auth-failure-delay MS      every failed login is answered at a multiple of\n"
+           "                               this many ms after it arrived (default 2000)\n"
+           "  --hash-slots N               password hashes run at once on this machine,\n"
+           "                               0 = no cap (default: one per CPU)\n"
+           "  --hash-slot-dir DIR          their lock files (default /run/pop3d)\n"
            "  --no-seen                    RETR does not mark messages Seen\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
            "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
@@ -115,6 +123,12 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             if (!v) return tl::unexpected(v.error());
             if (v->empty()) return tl::unexpected(std::string("--passwd: empty file name"));
             o.passwd_file = std::string(*v);
+        } else if (arg == "--server-secret" || arg == "--make-server-secret") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string(arg) + ": empty file name");
+            (arg == "--server-secret" ? o.server_secret : o.make_server_secret) =
+                std::string(*v);
         } else if (arg == "--default-domain") {
             auto v = value("--default-domain");
             if (!v) return tl::unexpected(v.error());
@@ -136,6 +150,15 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             error = set_number("--max-bad-commands", o.max_bad_commands, 1, 100'000);
         } else if (arg == "--auth-failure-delay") {
             error = set_number("--auth-failure-delay", o.auth_failure_delay_ms, 0, 60'000);
+        } else if (arg == "--hash-slots") {
+            unsigned n = 0;
+            error = set_number("--hash-slots", n, 0, 1024);
+            o.hash_slots = n;
+        } else if (arg == "--hash-slot-dir") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string(arg) + ": empty directory name");
+            o.hash_slot_dir = std::string(*v);
         } else if (arg == "--tls-cert" || arg == "--tls-key") {
             auto v = value(arg);
             if (!v) return tl::unexpected(v.error());

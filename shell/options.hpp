@@ -18,6 +18,10 @@ struct Options {
     unsigned access_level = 1;      // 0 = denied
     std::optional<int> socket_fd;   // none: stdin/stdout
     std::string passwd_file = "../passwd";
+    // Keys SCRAM salts without a stored one (see server_secret.hpp).
+    std::string server_secret = "/etc/pop3d/server-secret";
+    // --make-server-secret FILE: create FILE and exit; empty = serve.
+    std::string make_server_secret;
     std::string default_domain;     // empty: logins need "@domain"
     unsigned timeout_seconds = pop3::core::k_default_idle_timeout_seconds;
     // Total session time, whatever the client does (issue 7); 0 = no limit.
@@ -29,7 +33,15 @@ struct Options {
     std::string login_user;
     unsigned max_auth_failures = pop3::core::k_default_max_auth_failures;
     unsigned max_bad_commands = pop3::core::k_default_max_bad_commands;
-    unsigned auth_failure_delay_ms = 1000;
+    // Dovecot's auth_failure_delay too; covers bcrypt cost 14 (0.9-1.2 s
+    // here) and Argon2id at doveadm's defaults (0.4-0.6 s), see
+    // docs/reliability.md.
+    unsigned auth_failure_delay_ms = 2000;
+    // Machine-wide cap on concurrent password hashing (0 = none), as lock
+    // files in hash_slot_dir; nullopt: one per online CPU, so that hashes
+    // never share a core and each takes the time measured on an idle one.
+    std::optional<unsigned> hash_slots;
+    std::string hash_slot_dir = "/run/pop3d";
     bool trace = false;
     std::string tls_cert;           // PEM chain; enables STLS
     std::string tls_key;            // PEM private key

@@ -159,6 +159,28 @@ void PasswdFile::for_each_scheme(
     });
 }
 
+void PasswdFile::for_each_secret(
+    const std::function<void(std::string_view, std::string_view)>& visit) const
+{
+    for_each_line([&](std::string_view line, std::size_t) {
+        const auto colon = line.find(':');
+        if (line.empty() || line[0] == '#' || colon == std::string_view::npos)
+            return false;
+        auto secret = line.substr(colon + 1);
+        secret = secret.substr(0, secret.find(':'));
+        if (!secret.empty() && secret.back() == '\r')
+            secret.remove_suffix(1);
+        if (secret.empty() || secret[0] != '{') {
+            visit("CRYPT", secret);
+            return false;
+        }
+        const auto close = secret.find('}');
+        if (close != std::string_view::npos)
+            visit(secret.substr(1, close - 1), secret.substr(close + 1));
+        return false;
+    });
+}
+
 std::string PasswdFile::digest() const
 {
     unsigned char digest[EVP_MAX_MD_SIZE];

@@ -1,4 +1,4 @@
-// Looking up users in a Dovecot-format passwd-file, read afresh by every
+// Looking up users in a Dovecot-format passwd-file, read once by every
 // session so that edits (shared with the IMAP server) apply without a restart.
 #pragma once
 #include <functional>
@@ -47,6 +47,10 @@ public:
     // The scheme of every entry ("PLAIN", "SHA512-CRYPT", ...; "CRYPT" when
     // none is given), as written, without parsing the rest of the line.
     void for_each_scheme(const std::function<void(std::string_view)>& visit) const;
+    // The scheme and secret of every entry, read as lightly as the schemes
+    // (a secret ends at the next ':'), for choosing a dummy verification.
+    void for_each_secret(
+        const std::function<void(std::string_view, std::string_view)>& visit) const;
     // SHA-256 of the whole file: a server-side secret for keying SCRAM
     // salts (the file holds every password; outsiders cannot know it).
     [[nodiscard]] std::string digest() const;

@@ -6,6 +6,7 @@
 #include "password_check.hpp"
 #include "sasl_crypto.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -319,7 +320,9 @@ std::string to_lower_hex(const Bytes& bytes)
 Verdict verify_password(const pop3::core::PasswdEntry& entry,
                         std::string_view password)
 {
-    if (entry.secret.empty())
+    // The core never asks with an empty password; refusing it here too keeps
+    // "no mechanism accepts an empty password" true whatever the scheme.
+    if (entry.secret.empty() || password.empty())
         return Verdict::mismatch;
     const auto scheme = split_scheme(entry.scheme);
     if (!scheme.encoding)
@@ -354,6 +357,58 @@ Verdict verify_password(const pop3::core::PasswdEntry& entry,
         return *matches ? Verdict::match : Verdict::mismatch;
     }
     return Verdict::unsupported;
+}
+
+namespace {
+
+// The decimal number after `key` in `text` (e.g. "m=" in an Argon2
+// string, "rounds=" in a SHA-crypt one), if any; capped, never overflows.
+std::optional<std::uint64_t> number_after(std::string_view text,
+                                          std::string_view key)
+{
+    const auto at = text.find(key);
+    if (at == std::string_view::npos)
+        return std::nullopt;
+    std::uint64_t value = 0;
+    std::size_t i = at + key.size();
+    bool any = false;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+        value = std::min<std::uint64_t>(value * 10 + static_cast<unsigned>(text[i] - '0'),
+                                        std::uint64_t{1} << 40);
+        any = true;
+    }
+    if (!any)
+        return std::nullopt;
+    return value;
+}
+
+} // namespace
+
+std::uint64_t estimated_cost(std::string_view scheme, std::string_view secret)
+{
+    const auto base = split_scheme(scheme).base;
+    if (base == "ARGON2I" || base == "ARGON2ID") {
+        const auto m = number_after(secret, "m=").value_or(65536);
+        const auto t = number_after(secret, "t=").value_or(3);
+        return m * t;
+    }
+    if (base == "SCRAM-SHA-1" || base == "SCRAM-SHA-256")
+        return number_after(secret, "").value_or(4096); // "iterations,..."
+    if (!is_crypt_scheme(base))
+        return 1; // plaintext and digests: microseconds
+    if (secret.starts_with("$2")) { // bcrypt: $2y$NN$
+        const auto cost = number_after(secret.substr(secret.find('$', 1) + 1), "")
+                              .value_or(10);
+        return std::uint64_t{70} << std::min<std::uint64_t>(cost, 31);
+    }
+    if (secret.starts_with("$5$") || secret.starts_with("$6$"))
+        return number_after(secret, "rounds=").value_or(5000);
+    if (secret.starts_with("$y$") || secret.starts_with("$gy$") ||
+        secret.starts_with("$7$"))
+        return 30000; // yescrypt/scrypt at libxcrypt's defaults
+    if (secret.starts_with("$1$"))
+        return 300;
+    return 10; // DES
 }
 
 std::optional<std::string>

@@ -1,6 +1,7 @@
 // Verifying a login password against a passwd-file secret in any of the
 // Dovecot password schemes pop3d supports, plus RFC 1939 APOP digests.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,10 +20,18 @@ enum class Verdict { match, mismatch, unsupported };
 // MD5-CRYPT, SHA256-CRYPT, SHA512-CRYPT, BLF-CRYPT and yescrypt via libxcrypt;
 // SHA, SHA1, SSHA, SHA256, SSHA256, SHA512, SSHA512, PLAIN-MD5, LDAP-MD5, SMD5
 // (base64 or hex, ".HEX"/".B64" suffixes honoured); ARGON2I, ARGON2ID via
-// libargon2. All comparisons are constant-time. An empty secret never
-// matches.
+// libargon2. All comparisons are constant-time. An empty secret or an empty
+// password never matches.
 [[nodiscard]] Verdict verify_password(const pop3::core::PasswdEntry& entry,
                                       std::string_view password);
+
+// A rough cost of verifying a password against {scheme}secret, in about
+// microseconds of one core: Argon2 by m (KiB) x t, bcrypt by 2^cost,
+// SHA-crypt by rounds, stored SCRAM by iterations; other schemes by a
+// constant per family. Only the order matters: it picks the most expensive
+// secret in the passwd-file for the dummy verification of unknown users.
+[[nodiscard]] std::uint64_t estimated_cost(std::string_view scheme,
+                                           std::string_view secret);
 
 // The plaintext password for PLAIN/CLEAR/CLEARTEXT entries, else nullopt.
 [[nodiscard]] std::optional<std::string>

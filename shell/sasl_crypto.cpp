@@ -64,8 +64,8 @@ std::optional<core::ScramCredentials> stored_scram(const EVP_MD* md,
     auto server = core::base64_decode(parts[3]);
     auto size = static_cast<std::size_t>(EVP_MD_get_size(md));
     if (ec != std::errc{} || ptr != parts[0].data() + parts[0].size() ||
-        iterations == 0 || iterations > 10'000'000 || !salt || !stored || !server ||
-        stored->size() != size || server->size() != size)
+        iterations == 0 || iterations > 10'000'000 || !salt || salt->empty() ||
+        !stored || !server || stored->size() != size || server->size() != size)
         return std::nullopt;
     return core::ScramCredentials{entry.user, std::move(*salt), iterations,
                                   std::move(*stored), std::move(*server), true};
@@ -89,10 +89,21 @@ core::ScramCredentials from_password(const EVP_MD* md, std::string_view password
     return c;
 }
 
+// The PLAIN/CLEAR secret, unless it is empty: an empty secret must not be
+// usable by any mechanism (USER/PASS and APOP refuse it; an HMAC or PBKDF2
+// under an empty key would not).
+std::optional<std::string> usable_plaintext(const core::PasswdEntry& entry) {
+    auto secret = plaintext_secret(entry);
+    if (!secret || secret->empty()) return std::nullopt;
+    return secret;
+}
+
 } // namespace
 
-std::string salt_for(std::string_view salt_key, std::string_view login) {
-    return hmac(EVP_sha256(), salt_key, login).substr(0, 16);
+std::string salt_for(std::string_view salt_key, core::Mechanism mechanism,
+                     std::string_view login) {
+    auto text = std::string(core::mechanism_name(mechanism)) + ":" + std::string(login);
+    return hmac(EVP_sha256(), salt_key, text).substr(0, 16);
 }
 
 std::optional<core::ScramCredentials>
@@ -101,10 +112,19 @@ scram_credentials(core::Mechanism mechanism, const core::PasswdEntry& entry,
     const EVP_MD* md = digest_of(mechanism);
     std::string_view wanted =
         mechanism == core::Mechanism::scram_sha1 ? "SCRAM-SHA-1" : "SCRAM-SHA-256";
-    if (entry.scheme == wanted) return stored_scram(md, entry);
-    auto password = plaintext_secret(entry);
+    if (entry.scheme == wanted) {
+        // A stored secret of the empty password is as unusable as an empty
+        // plaintext one. Checking costs one PBKDF2, like the derivation a
+        // plaintext secret needs, so the two kinds also cost the same.
+        auto stored = stored_scram(md, entry);
+        if (!stored) return std::nullopt;
+        auto empty = from_password(md, "", stored->salt, stored->iterations);
+        if (equal(empty.stored_key, stored->stored_key)) return std::nullopt;
+        return stored;
+    }
+    auto password = usable_plaintext(entry);
     if (!password) return std::nullopt;
-    auto c = from_password(md, *password, salt_for(salt_key, entry.user),
+    auto c = from_password(md, *password, salt_for(salt_key, mechanism, entry.user),
                            k_scram_iterations);
     OPENSSL_cleanse(password->data(), password->size());
     c.user = entry.user;
@@ -117,7 +137,7 @@ core::ScramCredentials scram_decoy(core::Mechanism mechanism, std::string_view l
     unsigned char noise[32];
     RAND_bytes(noise, sizeof noise);
     auto c = from_password(md, std::string_view(reinterpret_cast<char*>(noise), sizeof noise),
-                           salt_for(salt_key, login), k_scram_iterations);
+                           salt_for(salt_key, mechanism, login), k_scram_iterations);
     OPENSSL_cleanse(noise, sizeof noise);
     c.known = false;
     return c;
@@ -193,11 +213,8 @@ std::string to_hex(std::string_view bytes) {
     return hex;
 }
 
-} // namespace
-
-std::optional<bool> cram_password_matches(const core::PasswdEntry& entry,
-                                          std::string_view password) {
-    if (entry.scheme != "CRAM-MD5" || !cram_context(entry.secret)) return std::nullopt;
+// Dovecot's {CRAM-MD5} form of `password`, in lower-case hex.
+std::string cram_context_hex(std::string_view password) {
     // HMAC key: the password, or its MD5 when longer than a block.
     unsigned char key[64] = {};
     if (password.size() > 64)
@@ -220,21 +237,37 @@ std::optional<bool> cram_password_matches(const core::PasswdEntry& entry,
         OPENSSL_cleanse(&ctx, sizeof ctx);
     }
     OPENSSL_cleanse(key, sizeof key);
-    return equal(hex, ascii_lower(entry.secret));
+    return hex;
+}
+
+// A well-formed {CRAM-MD5} secret that is not the empty password's.
+bool stored_cram_usable(const core::PasswdEntry& entry) {
+    return entry.scheme == "CRAM-MD5" && cram_context(entry.secret) &&
+           !equal(cram_context_hex(""), ascii_lower(entry.secret));
+}
+
+} // namespace
+
+std::optional<bool> cram_password_matches(const core::PasswdEntry& entry,
+                                          std::string_view password) {
+    if (entry.scheme != "CRAM-MD5" || !cram_context(entry.secret)) return std::nullopt;
+    auto hex = cram_context_hex(password);
+    bool same = equal(hex, ascii_lower(entry.secret));
+    OPENSSL_cleanse(hex.data(), hex.size());
+    return same;
 }
 
 bool cram_md5_usable(const core::PasswdEntry& entry) {
-    return plaintext_secret(entry).has_value() ||
-           (entry.scheme == "CRAM-MD5" && cram_context(entry.secret).has_value());
+    return usable_plaintext(entry).has_value() || stored_cram_usable(entry);
 }
 
 bool verify_cram_md5(const core::PasswdEntry& entry, std::string_view challenge,
                      std::string_view digest_hex) {
     std::string mac;
-    if (auto secret = plaintext_secret(entry)) {
+    if (auto secret = usable_plaintext(entry)) {
         mac = hmac(EVP_md5(), *secret, challenge);
         OPENSSL_cleanse(secret->data(), secret->size());
-    } else if (entry.scheme == "CRAM-MD5") {
+    } else if (stored_cram_usable(entry)) {
         auto context = cram_context(entry.secret);
         if (!context) return false;
         unsigned char inner[MD5_DIGEST_LENGTH], outer[MD5_DIGEST_LENGTH];

@@ -12,16 +12,24 @@ namespace pop3::shell {
 
 // SCRAM keys for this entry and mechanism: from a Dovecot {SCRAM-SHA-1} or
 // {SCRAM-SHA-256} secret ("iter,salt,StoredKey,ServerKey" in base64), or
-// derived from a PLAIN/CLEAR secret with salt_for(salt_key, entry.user).
-// nullopt when the entry has neither.
+// derived from a PLAIN/CLEAR secret with salt_for(salt_key, mechanism,
+// entry.user).
+// nullopt when the entry has neither, when the stored secret is malformed
+// (an empty salt included) or the empty password's, and when the plaintext
+// secret is empty: no mechanism may accept an empty password.
 [[nodiscard]] std::optional<pop3::core::ScramCredentials>
 scram_credentials(pop3::core::Mechanism mechanism,
                   const pop3::core::PasswdEntry& entry, std::string_view salt_key);
 
-// The salt for a user without a stored one: HMAC-SHA-256(salt_key, login),
-// 16 octets. `salt_key` is a server secret (see Authenticator), so salts are
-// stable per login but cannot be computed from outside.
-[[nodiscard]] std::string salt_for(std::string_view salt_key, std::string_view login);
+// The salt for a user without a stored one: HMAC-SHA-256(salt_key,
+// mechanism name + ":" + login), 16 octets. `salt_key` is the server secret
+// (see Authenticator), so salts are stable per login but cannot be computed
+// from outside; the mechanism is in it because a stored secret's salts
+// differ per mechanism too (doveadm draws each at random), and equal salts
+// would mark a user as one without stored secrets.
+[[nodiscard]] std::string salt_for(std::string_view salt_key,
+                                   pop3::core::Mechanism mechanism,
+                                   std::string_view login);
 
 // Decoy keys for a login that does not exist or cannot use SCRAM: same salt
 // rule and the same PBKDF2 work as a real user, so neither the exchange nor
@@ -49,6 +57,8 @@ struct ScramCheck {
 
 // RFC 2195: digest == hex(HMAC-MD5(secret, challenge)), with a PLAIN/CLEAR
 // secret or Dovecot's {CRAM-MD5} stored HMAC-MD5 context. Constant-time.
+// Always false for an empty plaintext secret and for a stored context that
+// is malformed or the empty password's.
 [[nodiscard]] bool verify_cram_md5(const pop3::core::PasswdEntry& entry,
                                    std::string_view challenge,
                                    std::string_view digest_hex);
@@ -56,7 +66,7 @@ struct ScramCheck {
 // the context from the password and compare. nullopt when malformed.
 [[nodiscard]] std::optional<bool> cram_password_matches(const pop3::core::PasswdEntry& entry,
                                                         std::string_view password);
-// Whether verify_cram_md5 can work with this entry's secret.
+// Whether verify_cram_md5 can work with this entry's secret (see there).
 [[nodiscard]] bool cram_md5_usable(const pop3::core::PasswdEntry& entry);
 
 } // namespace pop3::shell

@@ -215,7 +215,10 @@ class Pop3Conn:
 
 
 def pop3d_args(store, *extra):
-    return [POP3D, "--passwd", store.passwd, "--auth-failure-delay", "0", *extra]
+    # Hash slots beside the store, not in /run/pop3d: tests leave the
+    # machine's directories alone.
+    return [POP3D, "--passwd", store.passwd, "--auth-failure-delay", "0",
+            "--hash-slot-dir", os.path.join(store.root, "hash-slots"), *extra]
 
 
 def spawn_stdio(store, *extra, env=None):

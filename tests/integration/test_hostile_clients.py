@@ -3,8 +3,11 @@ pipelined commands, a client that reads nothing, one byte per second,
 disconnecting mid-RETR, bad user names, repeated bad commands, and login
 timing. Each must end in a clean -ERR or a bounded close: no crash, no hang,
 bounded memory, nothing lost. Figures are printed for docs/reliability.md."""
+import fcntl
 import os
+import select
 import shutil
+import subprocess
 import socket
 import statistics
 import sys
@@ -296,6 +299,51 @@ class Hostile(StoreTestCase):
               f"{w * 1000:.1f} ms (median of 8)", file=sys.stderr)
         self.assertGreaterEqual(min(u, w), 0.14)
         self.assertLess(abs(u - w), 0.03)
+
+    def read_stderr_until(self, c, text):
+        """pop3d's log so far, read until `text` appears (bounded wait)."""
+        out = b""
+        deadline = time.monotonic() + TIMEOUT
+        fd = c.proc.stderr.fileno()
+        while text.encode() not in out:
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, f"no {text!r} in the log: {out!r}")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                self.assertTrue(chunk, f"pop3d closed its log without {text!r}: {out!r}")
+                out += chunk
+        return out.decode(errors="replace")
+
+    def test_unknown_users_and_wrong_passwords_both_wait_for_a_busy_hash_slot(self):
+        # Issue 11, 3.5: an unknown user got no verification at all, so it
+        # answered at once while real users' Argon2 or bcrypt took hundreds
+        # of ms. Now both verify (an unknown user against the file's
+        # costliest secret) and both need one of the machine's hash slots:
+        # with the only slot held here, each says it waits, and answers only
+        # once the slot is free. No time is measured.
+        r = subprocess.run(["doveadm", "pw", "-s", "ARGON2ID", "-p", "carol pw"],
+                           capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        scheme, secret = r.stdout.decode().strip()[1:].split("}", 1)
+        self.store.add_user("carol@example.org", secret, scheme=scheme)
+        slots = os.path.join(self.store.root, "one-slot")
+        os.mkdir(slots, 0o700)
+        for user in ("nobody@example.org", "carol@example.org", ALICE):
+            with self.subTest(user=user), open(os.path.join(slots, "slot-0"), "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                c = self.session("--hash-slots", "1", "--hash-slot-dir", slots)
+                self.assertTrue(c.cmd(f"USER {user}").startswith("+OK"))
+                c.send("PASS wrong\r\n")
+                log = self.read_stderr_until(c, "waiting for a hash slot")
+                self.assertIn(f"waiting for a hash slot: all 1 in {slots} are busy", log)
+                self.assertNotIn("login failed", log, "answered while the slot was held")
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                self.assertTrue(c.readline().startswith("-ERR [AUTH]"))
+                log += self.read_stderr_until(c, "login failed")
+                self.assertIn(f'login failed for "{user}"', log)
+                c.close()
+                self.conns.remove(c)
 
 
 if __name__ == "__main__":

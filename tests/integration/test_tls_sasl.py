@@ -590,6 +590,40 @@ class Sasl(Base):
         self.assert_inbox_session(c, c.cmd(b64(SECRET)))
         self.finish(c, method="AUTH LOGIN")
 
+    def test_an_empty_secret_is_unusable_by_every_mechanism(self):
+        # Issue 11, 3.3: "user:{PLAIN}:" let CRAM-MD5 (HMAC under an empty
+        # key) and SCRAM with an empty password in, though USER/PASS, PLAIN
+        # and APOP refused it; so did stored secrets of the empty password.
+        empty = "empty@example.org"
+        self.store.add_user(empty, "")  # {PLAIN} and nothing after it
+        stored = {}
+        for login, scheme in (("emptyscram@example.org", "SCRAM-SHA-256"),
+                              ("emptycram@example.org", "CRAM-MD5")):
+            r = subprocess.run(["doveadm", "pw", "-s", scheme, "-p", ""],
+                               capture_output=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            secret = r.stdout.decode().strip().split("}", 1)[1]
+            self.store.add_user(login, secret, scheme=scheme)
+            stored[scheme] = login
+        bad = "-ERR [AUTH] invalid user name or password"
+        c = self.sasl_session()
+        for login in (empty, stored["CRAM-MD5"]):
+            reply, _ = cram_md5(c, login, "")
+            self.assertEqual(reply, bad, login)
+        for login in (empty, stored["SCRAM-SHA-256"]):
+            for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+                s = Scram(c, mech, login, "")
+                self.assertEqual(s.result, bad, (login, mech))
+                self.assertIsNone(s.server_signature_ok, (login, mech))
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64(f"\0{empty}\0")).split(" ")[0], "-ERR")
+        # the session is still usable: the other users' logins work
+        reply, _ = cram_md5(c, LOGIN, SECRET)
+        self.assert_inbox_session(c, reply)
+        log = self.finish(c, method="AUTH CRAM-MD5")
+        self.assertNotIn(f"login {empty} ", log)
+        for login in stored.values():
+            self.assertNotIn(f"login {login} ", log)
+
     def test_cram_md5(self):
         c = self.sasl_session()
         reply, first = cram_md5(c, LOGIN, SECRET)
@@ -656,7 +690,7 @@ class Sasl(Base):
         s = Scram(c, "SCRAM-SHA-256", LOGIN, SECRET)
         self.assert_inbox_session(c, s.result)
         log = self.finish(c, method="AUTH SCRAM-SHA-256")
-        self.assertIn(f'login failed for "{LOGIN}" (AUTH SCRAM-SHA-256): wrong password', log)
+        self.assertIn(f'login failed for "{LOGIN}" from local (AUTH SCRAM-SHA-256): wrong password', log)
 
     def test_scram_unknown_user_gets_a_server_first_then_fails(self):
         c = self.sasl_session()
@@ -674,7 +708,7 @@ class Sasl(Base):
         self.assertEqual(again.salt, unknown.salt)
         self.assertEqual(c.cmd("QUIT"), "+OK pop3d signing off")
         log = c.log()
-        self.assertIn('login failed for "nobody@example.org" (AUTH SCRAM-SHA-256): '
+        self.assertIn('login failed for "nobody@example.org" from local (AUTH SCRAM-SHA-256): '
                       'unknown user or no SCRAM secret', log)
 
     def test_scram_salt_does_not_tell_known_from_unknown_users(self):
@@ -691,6 +725,54 @@ class Sasl(Base):
                          "user's does not: user enumeration")
         c.cmd("QUIT")
         c.log()
+
+    def test_scram_salts_differ_per_mechanism_and_survive_passwd_edits(self):
+        # Issue 11, 3.4: unknown and plaintext users got one salt for both
+        # SCRAMs, stored-SCRAM users two; and decoy salts were keyed by the
+        # passwd-file's digest, so any edit changed them.
+        secret = os.path.join(self.store.root, "server-secret")
+        made = subprocess.run(pop3d_args(self.store, "--make-server-secret", secret),
+                              capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.assertEqual(os.stat(secret).st_mode & 0o7777, 0o600)
+        self.assertEqual(os.path.getsize(secret), 32)
+        with open(secret, "rb") as f:
+            octets = f.read()
+        again = subprocess.run(pop3d_args(self.store, "--make-server-secret", secret),
+                               capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn(b"exists; not overwritten", again.stderr)
+        with open(secret, "rb") as f:
+            self.assertEqual(f.read(), octets, "an existing secret was overwritten")
+
+        users = (LOGIN, "nobody@example.org", SCRAM256_LOGIN, HASHED_LOGIN)
+
+        def salts():
+            c = self.sasl_session("--server-secret", secret)
+            out = {(u, m): Scram(c, m, u, "wrong").salt
+                   for u in users for m in ("SCRAM-SHA-1", "SCRAM-SHA-256")}
+            c.cmd("QUIT")
+            self.assertNotIn("no server secret", c.log())
+            return out
+        first = salts()
+        for u in users:
+            self.assertNotEqual(first[u, "SCRAM-SHA-1"], first[u, "SCRAM-SHA-256"], u)
+            self.assertEqual(len(first[u, "SCRAM-SHA-1"]), 16, u)
+        with open(self.store.passwd, "a") as f:
+            f.write("newcomer@example.org:{PLAIN}fresh::::::\n")
+        second = salts()
+        for u in (LOGIN, "nobody@example.org", HASHED_LOGIN):
+            for m in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+                self.assertEqual(first[u, m], second[u, m], (u, m))
+
+    def test_without_a_server_secret_scram_warns_once_and_still_works(self):
+        c = self.sasl_session("--server-secret", "/nonexistent/server-secret")
+        Scram(c, "SCRAM-SHA-1", "nobody@example.org", "wrong")
+        s = Scram(c, "SCRAM-SHA-256", LOGIN, SECRET)
+        self.assert_inbox_session(c, s.result)
+        log = self.finish(c, method="AUTH SCRAM-SHA-256")
+        self.assertEqual(log.count("warning: no server secret (/nonexistent/server-secret: "
+                                   "No such file or directory)"), 1, log)
 
     def test_cancel_with_star(self):
         c = self.sasl_session()

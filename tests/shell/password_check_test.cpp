@@ -301,3 +301,30 @@ TEST_CASE("APOP is refused for entries without a plaintext secret",
     CHECK_FALSE(verify_apop(entry("PLAIN", ""), banner,
                             "6d7379174f7df9fb329480e5c47c1f1a"));
 }
+
+TEST_CASE("The cost estimate orders schemes by the work they take",
+          "[password][cost]")
+{
+    using pop3::shell::estimated_cost;
+    const auto argon2id = estimated_cost(
+        "ARGON2ID", "$argon2id$v=19$m=65536,t=3,p=1$M0vc5JueQnR2P2R02d/CjA$x");
+    const auto argon2_small = estimated_cost(
+        "ARGON2I", "$argon2i$v=19$m=32768,t=4,p=1$bDtix1b+7BwMAYj7BCXMjQ$x");
+    const auto bcrypt5 = estimated_cost("BLF-CRYPT", "$2y$05$a32XlB1CirLjQU385x1muu");
+    const auto bcrypt14 = estimated_cost("CRYPT", "$2y$14$a32XlB1CirLjQU385x1muu");
+    const auto sha512 = estimated_cost("SHA512-CRYPT", "$6$salt$hash");
+    const auto sha512_many = estimated_cost("SHA512-CRYPT", "$6$rounds=500000$salt$hash");
+    const auto md5 = estimated_cost("MD5-CRYPT", "$1$salt$hash");
+    const auto scram = estimated_cost("SCRAM-SHA-256", "4096,salt,a,b");
+    const auto digest = estimated_cost("SSHA512", "abcd");
+    const auto plain = estimated_cost("PLAIN", "secret");
+    CHECK(bcrypt14 > argon2id);
+    CHECK(argon2id > argon2_small);
+    CHECK(argon2_small > sha512);
+    CHECK(sha512_many > argon2id);
+    CHECK(sha512 > bcrypt5 / 2);
+    CHECK(sha512 > md5);
+    CHECK(scram > md5);
+    CHECK(md5 > digest);
+    CHECK(digest == plain);
+}

@@ -4,12 +4,24 @@
 
 #include "pop3/core/passwd_line.hpp"
 #include "pop3/core/sasl.hpp"
+#include "password_check.hpp"
 #include "sasl_crypto.hpp"
 
 using namespace pop3::core;
 using namespace pop3::shell;
 
 namespace {
+// `doveadm pw -s SCRAM-SHA-256 -p ''` and `doveadm pw -s CRAM-MD5 -p ''`:
+// Dovecot writes secrets of the empty password without complaint.
+const char* const EMPTY_SCRAM_SHA256 =
+    "4096,ehwSBdhDUfh4X7omLOfi5g==,cyh1ycm2JZnZerl9wl6QU7Y9tPndMJ/PQjtpw4vUSZ4=,"
+    "FmerGevkMY0jTaOlXnl2cXRBz3SjWOMq9ZIyj9cgv6w=";
+const char* const EMPTY_CRAM_CONTEXT =
+    "00747cf2ffaf11c5ea4a64979c3901fc1d20dee13f480bb598f7d8575b23e61b";
+// hex(HMAC-MD5("", "<c@x>")): Python's hmac.new(b"", b"<c@x>", "md5")
+const char* const EMPTY_KEY_DIGEST = "d4b324d26f411d4ff8c2d0dfa48a5317";
+const char* const ONE_KEY_DIGEST = "5d33c54fb07e980475c68f4d97d6c7e7";
+
 PasswdEntry entry(std::string scheme, std::string secret) {
     PasswdEntry e;
     e.user = "user@example.org";
@@ -93,8 +105,8 @@ TEST_CASE("decoys share the real users' salt rule, keyed by a server secret", "[
     CHECK(decoy.salt != scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "other").salt);
     auto real = scram_credentials(Mechanism::scram_sha256, entry("PLAIN", "pw"), "key");
     REQUIRE(real);
-    CHECK(real->salt == salt_for("key", "user@example.org"));
-    CHECK(decoy.salt == salt_for("key", "nobody@x.org"));
+    CHECK(real->salt == salt_for("key", Mechanism::scram_sha256, "user@example.org"));
+    CHECK(decoy.salt == salt_for("key", Mechanism::scram_sha256, "nobody@x.org"));
     CHECK(decoy.iterations == real->iterations);
 }
 
@@ -119,4 +131,73 @@ TEST_CASE("Dovecot's stored {CRAM-MD5} context verifies CRAM-MD5", "[sasl_crypto
     CHECK_FALSE(cram_md5_usable(entry("CRAM-MD5", "xyz")));
     CHECK(cram_password_matches(stored, "secret") == std::optional<bool>(true));
     CHECK(cram_password_matches(stored, "Secret") == std::optional<bool>(false));
+}
+
+TEST_CASE("an empty plaintext secret is unusable by CRAM-MD5 and SCRAM", "[sasl_crypto]") {
+    // Before: CRAM-MD5 accepted HMAC-MD5 under an empty key, SCRAM the
+    // empty password, though USER/PASS, PLAIN and APOP refused the entry.
+    for (const char* scheme : {"PLAIN", "CLEAR", "CLEARTEXT", "PLAIN.HEX"}) {
+        INFO(scheme);
+        auto empty = entry(scheme, "");
+        CHECK_FALSE(cram_md5_usable(empty));
+        CHECK_FALSE(verify_cram_md5(empty, "<c@x>", EMPTY_KEY_DIGEST));
+        CHECK_FALSE(scram_credentials(Mechanism::scram_sha1, empty, "k"));
+        CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, empty, "k"));
+    }
+    // the same HMAC with a one-octet secret does verify: the digest rule
+    // itself is not what refuses the empty one
+    // (hmac.new(b"x", b"<c@x>", "md5").hexdigest())
+    CHECK(verify_cram_md5(entry("PLAIN", "x"), "<c@x>", ONE_KEY_DIGEST));
+}
+
+TEST_CASE("stored SCRAM and CRAM-MD5 secrets that are empty, malformed or the "
+          "empty password's give no keys", "[sasl_crypto]") {
+    for (auto m : {Mechanism::scram_sha1, Mechanism::scram_sha256}) {
+        std::string scheme = m == Mechanism::scram_sha1 ? "SCRAM-SHA-1" : "SCRAM-SHA-256";
+        INFO(scheme);
+        CHECK_FALSE(scram_credentials(m, entry(scheme, ""), "k"));
+        CHECK_FALSE(scram_credentials(m, entry(scheme, ",,,"), "k"));
+    }
+    // an empty salt with well-formed keys (RFC 7677's, whose salt is not empty)
+    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256",
+        "4096,,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+        "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="), "k"));
+    CHECK_FALSE(scram_credentials(Mechanism::scram_sha256,
+                                  entry("SCRAM-SHA-256", EMPTY_SCRAM_SHA256), "k"));
+    // the same shape with the RFC 7677 password "pencil" is usable
+    CHECK(scram_credentials(Mechanism::scram_sha256, entry("SCRAM-SHA-256",
+        "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+        "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="), "k"));
+    auto empty_context = entry("CRAM-MD5", EMPTY_CRAM_CONTEXT);
+    CHECK_FALSE(cram_md5_usable(empty_context));
+    CHECK_FALSE(verify_cram_md5(empty_context, "<c@x>", EMPTY_KEY_DIGEST));
+    CHECK_FALSE(cram_md5_usable(entry("CRAM-MD5", "")));
+    CHECK_FALSE(verify_cram_md5(entry("CRAM-MD5", ""), "<c@x>", EMPTY_KEY_DIGEST));
+}
+
+TEST_CASE("no scheme accepts an empty password", "[sasl_crypto]") {
+    CHECK(verify_password(entry("PLAIN", "x"), "") == Verdict::mismatch);
+    CHECK(verify_password(entry("CRAM-MD5", EMPTY_CRAM_CONTEXT), "") == Verdict::mismatch);
+    CHECK(verify_password(entry("SCRAM-SHA-256", EMPTY_SCRAM_SHA256), "") == Verdict::mismatch);
+    // the stored secrets themselves are the empty password's
+    CHECK(cram_password_matches(entry("CRAM-MD5", EMPTY_CRAM_CONTEXT), "") ==
+          std::optional<bool>(true));
+    CHECK(scram_password_matches(entry("SCRAM-SHA-256", EMPTY_SCRAM_SHA256), "") ==
+          std::optional<bool>(true));
+}
+
+TEST_CASE("derived salts differ per mechanism, for plaintext users and decoys alike",
+          "[sasl_crypto]") {
+    // Before, both mechanisms got one salt per login, while a stored
+    // secret's salts differ: the difference told the two kinds apart.
+    CHECK(salt_for("key", Mechanism::scram_sha1, "a@x.org") !=
+          salt_for("key", Mechanism::scram_sha256, "a@x.org"));
+    CHECK(scram_decoy(Mechanism::scram_sha1, "nobody@x.org", "key").salt !=
+          scram_decoy(Mechanism::scram_sha256, "nobody@x.org", "key").salt);
+    auto one = scram_credentials(Mechanism::scram_sha1, entry("PLAIN", "pw"), "key");
+    auto two = scram_credentials(Mechanism::scram_sha256, entry("PLAIN", "pw"), "key");
+    REQUIRE(one);
+    REQUIRE(two);
+    CHECK(one->salt != two->salt);
+    CHECK(one->salt.size() == two->salt.size());
 }
