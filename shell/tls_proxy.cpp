@@ -9,13 +9,14 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "tls_proxy.hpp"
 
 namespace pop3::shell {
 namespace {
 
-constexpr std::size_t k_window = 64 * 1024;
+constexpr std::size_t k_window = 256 * 1024;
 
 short events_for(TlsSession::Want want) {
     return want == TlsSession::Want::write ? POLLOUT : POLLIN;
@@ -31,7 +32,7 @@ void relay_tls(TlsSession& tls, int client_in_fd, int client_out_fd, int plain_f
     bool mail_open = true;          // the mail process may still send
     TlsSession::Want read_want = TlsSession::Want::read;
     TlsSession::Want write_want = TlsSession::Want::write;
-    char buffer[16384];
+    std::vector<char> buffer(64 * 1024); // a TLS record is 16 KiB: four per read
     // Bounded: every round either moves bytes or waits in poll(2), and a
     // wait that moves nothing for the write timeout ends the relay.
     for (long round = 0; round < 100'000'000; ++round) {
@@ -40,9 +41,9 @@ void relay_tls(TlsSession& tls, int client_in_fd, int client_out_fd, int plain_f
         bool progressed = false;
         // Client -> mail.
         if (client_open && up.size() < k_window) {
-            auto io = tls.read(buffer, sizeof buffer);
+            auto io = tls.read(buffer.data(), buffer.size());
             if (io.bytes > 0) {
-                up.append(buffer, static_cast<std::size_t>(io.bytes));
+                up.append(buffer.data(), static_cast<std::size_t>(io.bytes));
                 progressed = true;
             } else if (io.failed || io.want == TlsSession::Want::nothing) {
                 client_open = false;
@@ -63,9 +64,9 @@ void relay_tls(TlsSession& tls, int client_in_fd, int client_out_fd, int plain_f
         if (!client_open && up.empty()) ::shutdown(plain_fd, SHUT_WR);
         // Mail -> client.
         if (mail_open && down.size() < k_window) {
-            auto n = ::recv(plain_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            auto n = ::recv(plain_fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
             if (n > 0) {
-                down.append(buffer, static_cast<std::size_t>(n));
+                down.append(buffer.data(), static_cast<std::size_t>(n));
                 progressed = true;
             } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                 mail_open = false;
