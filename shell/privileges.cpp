@@ -4,12 +4,14 @@
 #include "privileges.hpp"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace pop3::shell {
 namespace {
@@ -25,15 +27,52 @@ std::string parent_of(const std::string& path) {
 
 } // namespace
 
-tl::expected<MailIdentity, std::error_code>
+std::optional<gid_t> primary_group(uid_t uid) {
+    // The size sysconf suggests, doubled on ERANGE up to 1 MiB: an entry
+    // with a huge gecos field must not make the lookup loop forever.
+    const long suggested = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested)
+                                           : std::size_t{16384});
+    for (;;) {
+        passwd entry{};
+        passwd* found = nullptr;
+        const int error =
+            ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+        if (error == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
+            buffer.resize(buffer.size() * 2);
+            continue;
+        }
+        if (error != 0 || found == nullptr) return std::nullopt;
+        return found->pw_gid;
+    }
+}
+
+tl::expected<MailIdentity, std::string>
+choose_identity(const std::optional<pop3::core::PasswdEntry>& entry,
+                uid_t owner,
+                const std::function<std::optional<gid_t>(uid_t)>& group_of) {
+    MailIdentity who;
+    who.uid = entry && entry->uid ? static_cast<uid_t>(*entry->uid) : owner;
+    if (entry && entry->gid) {
+        who.gid = static_cast<gid_t>(*entry->gid);
+        return who;
+    }
+    const auto group = group_of(who.uid);
+    if (!group)
+        return tl::unexpected(
+            "uid " + std::to_string(who.uid) +
+            " has no entry in the system user database and the passwd-file "
+            "gives no gid; set the gid field of the passwd-file entry");
+    who.gid = *group;
+    return who;
+}
+
+tl::expected<MailIdentity, std::string>
 mail_identity(const std::optional<pop3::core::PasswdEntry>& entry,
               const std::string& mailbox_dir) {
-    MailIdentity who;
-    const bool has_uid = entry && entry->uid;
-    const bool has_gid = entry && entry->gid;
-    if (has_uid) who.uid = static_cast<uid_t>(*entry->uid);
-    if (has_gid) who.gid = static_cast<gid_t>(*entry->gid);
-    if (has_uid && has_gid) return who;
+    if (entry && entry->uid && entry->gid)
+        return MailIdentity{static_cast<uid_t>(*entry->uid),
+                            static_cast<gid_t>(*entry->gid)};
     // domain/user/INBOX, else domain/user, else domain: the nearest that
     // exists (a store owned by one virtual-mail user has it at every level).
     struct stat st {};
@@ -41,12 +80,11 @@ mail_identity(const std::optional<pop3::core::PasswdEntry>& entry,
     for (int level = 0;; ++level) {
         if (::lstat(dir.c_str(), &st) == 0) break;
         if (errno != ENOENT || level == 2 || dir.find('/') == std::string::npos)
-            return tl::unexpected(std::error_code(errno, std::system_category()));
+            return tl::unexpected("cannot find the owner of " + mailbox_dir +
+                                  ": " + std::strerror(errno));
         dir = parent_of(dir);
     }
-    if (!has_uid) who.uid = st.st_uid;
-    if (!has_gid) who.gid = st.st_gid;
-    return who;
+    return choose_identity(entry, st.st_uid, primary_group);
 }
 
 bool running_as_root() { return ::geteuid() == 0; }
@@ -59,8 +97,8 @@ tl::expected<void, std::string> become(MailIdentity who) {
     // setres[ug]id and would leave root in place.
     if (who.gid == 0)
         return tl::unexpected(std::string("refusing to serve mail as gid 0 (root's group); "
-                                          "give the mailbox a non-root group or set the "
-                                          "passwd-file gid"));
+                                          "set a non-root gid in the passwd-file or give "
+                                          "the mail user a non-root primary group"));
     if (who.uid == static_cast<uid_t>(-1) || who.gid == static_cast<gid_t>(-1))
         return tl::unexpected(std::string("refusing uid or gid 4294967295"));
     if (::setgroups(0, nullptr) != 0) return tl::unexpected(errno_text("setgroups"));
@@ -90,9 +128,7 @@ become_mail_user(const std::optional<pop3::core::PasswdEntry>& entry,
                  const std::string& mailbox_dir) {
     if (!running_as_root()) return std::nullopt;
     auto who = mail_identity(entry, mailbox_dir);
-    if (!who)
-        return tl::unexpected("cannot find the owner of " + mailbox_dir + ": " +
-                              who.error().message());
+    if (!who) return tl::unexpected(who.error());
     auto done = become(*who);
     if (!done) return tl::unexpected(done.error());
     return std::optional<MailIdentity>(*who);

@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -21,12 +22,27 @@ struct MailIdentity {
     bool operator==(const MailIdentity&) const = default;
 };
 
+// The primary group of `uid` in the system user database (getpwuid_r(3)),
+// or nullopt when it has no entry there (or the lookup failed).
+[[nodiscard]] std::optional<gid_t> primary_group(uid_t uid);
+
+// The identity for serving a mailbox whose directory is owned by `owner` to
+// the user of `entry`: the passwd-file's uid field, else `owner`; the
+// passwd-file's gid field, else the primary group of that uid as
+// `group_of` finds it (primary_group() in pop3d). Never the directory's
+// group: in a setgid domain directory every new INBOX inherits a group its
+// user need not be in. A uid with no group of either kind is refused, with
+// the reason for the log.
+[[nodiscard]] tl::expected<MailIdentity, std::string>
+choose_identity(const std::optional<pop3::core::PasswdEntry>& entry,
+                uid_t owner,
+                const std::function<std::optional<gid_t>(uid_t)>& group_of);
+
 // The identity for serving `mailbox_dir` (domain/user/INBOX) to the user of
-// `entry`: the passwd-file's uid and gid fields when given; each one missing
-// is taken from the owner of `mailbox_dir` as lstat(2) sees it (a symlink is
-// never followed, so its owner counts), or, when the INBOX does not exist
-// yet, of domain/user, else of domain/. Errors are those of lstat(2).
-[[nodiscard]] tl::expected<MailIdentity, std::error_code>
+// `entry`, by choose_identity() with the owner of `mailbox_dir` as lstat(2)
+// sees it (a symlink is never followed, so its owner counts), or, when the
+// INBOX does not exist yet, of domain/user, else of domain/.
+[[nodiscard]] tl::expected<MailIdentity, std::string>
 mail_identity(const std::optional<pop3::core::PasswdEntry>& entry,
               const std::string& mailbox_dir);
 
