@@ -324,8 +324,12 @@ bool Maildir::take_listing(MaildirIndex& index) {
     std::vector<std::uint64_t> file_sizes;
     pop3::core::Snapshot snapshot;
     const std::string_view content = index.content();
+    // Every narrowing below is proven, not hoped for: offsets by the cap on
+    // the index's size, name lengths by parse_entry's cap on them.
     static_assert(MaildirIndex::k_max_bytes <= UINT32_MAX,
                   "offsets into the index's text must fit a NameRef");
+    static_assert(MaildirIndex::k_max_name_octets <= UINT16_MAX,
+                  "index name lengths must fit a NameRef");
     const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
         const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
         names.push_back({static_cast<std::uint32_t>(offset),

@@ -39,7 +39,7 @@ bool write_all(int fd, std::string_view data) {
 } // namespace
 
 bool MaildirIndex::storable(std::string_view rel) {
-    if (rel.empty()) return false;
+    if (rel.empty() || rel.size() > k_max_name_octets) return false;
     for (char c : rel)
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return false;
     return true;
@@ -52,6 +52,7 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
     if (s1 == std::string_view::npos) return std::nullopt;
     IndexEntry entry;
     entry.rel = line.substr(0, s1);
+    if (entry.rel.size() > k_max_name_octets) return std::nullopt;
     const auto sub = entry.rel.substr(0, k_subdir_prefix);
     if ((sub != "new/" && sub != "cur/") || !storable(entry.rel)) return std::nullopt;
     const auto parsed = pop3::core::parse_maildir_name(entry.rel.substr(k_subdir_prefix));

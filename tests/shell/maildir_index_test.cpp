@@ -207,3 +207,29 @@ TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]"
     CHECK_FALSE(box->listed_from_index());
     CHECK(box->size() == 2);
 }
+
+TEST_CASE("an index entry with an over-long name makes the index invalid", "[shell][index]") {
+    // Issue 11, 3.6: a 65,539-octet name once passed as 3 octets (a 16-bit
+    // length) and the next refresh aborted on std::out_of_range.
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    const std::string index = inbox.read("pop3d-index");
+    const std::string header = index.substr(0, index.find('\n') + 1);
+    for (const std::size_t octets : {std::size_t{256}, std::size_t{65535 - 4},
+                                     std::size_t{65536 + 3 - 4}, std::size_t{70000}}) {
+        const std::string name = "cur/1700000000." + std::string(octets - 11, 'x');
+        inbox.write("pop3d-index", header + name + " 2 3\n" + index.substr(header.size()));
+        auto box = Maildir::open(inbox.root.string(), false);
+        REQUIRE(box);
+        CHECK_FALSE(box->listed_from_index());
+        CHECK(box->size() == 1);
+        CHECK(box->path_of(0) == "cur/100.M1.h");
+        CHECK(box->refresh().empty());
+    }
+    CHECK_FALSE(pop3::shell::MaildirIndex::parse_entry(
+        "cur/1." + std::string(254, 'x') + " 1 1"));
+    CHECK(pop3::shell::MaildirIndex::parse_entry(
+        "cur/1." + std::string(253, 'x') + " 1 1"));
+}
