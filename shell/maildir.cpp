@@ -8,9 +8,12 @@
 // store at any time; we never lock it, and instead:
 //
 // * refresh() first stat()s new/ and cur/. Any change to a directory's
-//   entries (delivery, rename, unlink) updates its mtime, so if both mtimes
-//   equal the ones recorded at the last scan, nothing can have changed and
-//   nothing is read. Directory timestamps are coarse, however (the kernel
+//   entries (delivery, rename, unlink) updates its mtime and ctime, so if
+//   both directories' stamps (device, inode, mtime, ctime) equal the ones
+//   recorded at the last scan, nothing can have changed and nothing is
+//   read. The ctime is what makes this hold against a backup restored over
+//   a live INBOX (tar, rsync -a, cp -a put old mtimes back; no one can set
+//   a ctime). Directory timestamps are coarse, however (the kernel
 //   stamps them from a clock that ticks every few milliseconds, some file
 //   systems keep whole seconds, NFS servers have their own clocks): a change
 //   made just after our scan can leave the same mtime. So when the last scan
@@ -93,6 +96,11 @@ bool same_time(const timespec& a, const timespec& b) {
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+template <class Stamp> bool same_stamp(const Stamp& a, const Stamp& b) {
+    return a.dev == b.dev && a.ino == b.ino && same_time(a.mtime, b.mtime) &&
+           same_time(a.ctime, b.ctime);
+}
+
 // True when a scan that started at `scan` may have missed a change stamped
 // with the same (coarse) mtime. Also true for an mtime in our future.
 bool within_coarse_window(const timespec& scan, const timespec& mtime) {
@@ -119,8 +127,11 @@ tl::expected<struct stat, std::error_code> subdir_stat(int dir, const char* sub)
     return st;
 }
 
-tl::expected<timespec, std::error_code> subdir_mtime(int dir, const char* sub) {
-    return subdir_stat(dir, sub).map([](const struct stat& st) { return st.st_mtim; });
+template <class Stamp>
+tl::expected<Stamp, std::error_code> subdir_stamp(int dir, const char* sub) {
+    return subdir_stat(dir, sub).map([](const struct stat& st) {
+        return Stamp{st.st_dev, st.st_ino, st.st_mtim, st.st_ctim};
+    });
 }
 
 std::string_view file_part(std::string_view rel) {
@@ -302,19 +313,24 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
 std::string Maildir::directory_stamp() const {
     // A directory changed within the coarse window before this scan may
     // change again with the same mtime: such a listing is not reusable.
-    if (new_inode_ == 0 || cur_inode_ == 0 ||
-        within_coarse_window(scanned_at_, new_mtime_) ||
-        within_coarse_window(scanned_at_, cur_mtime_)) {
+    if (new_stamp_.ino == 0 || cur_stamp_.ino == 0 ||
+        within_coarse_window(scanned_at_, new_stamp_.mtime) ||
+        within_coarse_window(scanned_at_, cur_stamp_.mtime)) {
         return std::string(MaildirIndex::k_no_stamp);
     }
+    // The ctime matters most (issue 11, 3.7): a backup restored over a live
+    // INBOX with its old mtimes once made a stale index look current and
+    // hid the messages delivered since.
     std::string stamp;
-    for (const auto& [inode, mtime] :
-         {std::pair{new_inode_, new_mtime_}, std::pair{cur_inode_, cur_mtime_}}) {
+    for (const DirStamp* dir : {&new_stamp_, &cur_stamp_}) {
         if (!stamp.empty()) {
-            stamp += '.';
+            stamp += ' ';
         }
-        stamp += std::to_string(inode) + '.' + std::to_string(mtime.tv_sec) +
-                 '.' + std::to_string(mtime.tv_nsec);
+        stamp += std::to_string(dir->dev) + '.' + std::to_string(dir->ino) +
+                 '.' + std::to_string(dir->mtime.tv_sec) + '.' +
+                 std::to_string(dir->mtime.tv_nsec) + '.' +
+                 std::to_string(dir->ctime.tv_sec) + '.' +
+                 std::to_string(dir->ctime.tv_nsec);
     }
     return stamp;
 }
@@ -539,18 +555,16 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
 
 std::error_code Maildir::record_directory_times() {
     scanned_at_ = now();
-    auto new_stat = subdir_stat(dir_.get(), "new");
-    if (!new_stat) {
-        return new_stat.error();
+    auto new_stamp = subdir_stamp<DirStamp>(dir_.get(), "new");
+    if (!new_stamp) {
+        return new_stamp.error();
     }
-    auto cur_stat = subdir_stat(dir_.get(), "cur");
-    if (!cur_stat) {
-        return cur_stat.error();
+    auto cur_stamp = subdir_stamp<DirStamp>(dir_.get(), "cur");
+    if (!cur_stamp) {
+        return cur_stamp.error();
     }
-    new_mtime_ = new_stat->st_mtim;
-    cur_mtime_ = cur_stat->st_mtim;
-    new_inode_ = new_stat->st_ino;
-    cur_inode_ = cur_stat->st_ino;
+    new_stamp_ = *new_stamp;
+    cur_stamp_ = *cur_stamp;
     return {};
 }
 
@@ -655,16 +669,16 @@ void Maildir::refresh_into_pending(bool force) {
             return;
         }
     } else if (!force && !must_rescan_) {
-        auto new_time = subdir_mtime(dir_.get(), "new");
-        auto cur_time = subdir_mtime(dir_.get(), "cur");
-        if (!new_time || !cur_time) {
+        auto new_stamp = subdir_stamp<DirStamp>(dir_.get(), "new");
+        auto cur_stamp = subdir_stamp<DirStamp>(dir_.get(), "cur");
+        if (!new_stamp || !cur_stamp) {
             must_rescan_ = true;
             return; // cannot tell; report nothing rather than guess
         }
-        if (same_time(*new_time, new_mtime_) &&
-            same_time(*cur_time, cur_mtime_) &&
-            !within_coarse_window(scanned_at_, new_mtime_) &&
-            !within_coarse_window(scanned_at_, cur_mtime_)) {
+        if (same_stamp(*new_stamp, new_stamp_) &&
+            same_stamp(*cur_stamp, cur_stamp_) &&
+            !within_coarse_window(scanned_at_, new_stamp_.mtime) &&
+            !within_coarse_window(scanned_at_, cur_stamp_.mtime)) {
             return;
         }
     }
@@ -672,6 +686,7 @@ void Maildir::refresh_into_pending(bool force) {
         must_rescan_ = true;
         return;
     }
+    ++rescans_;
 
     // 0: not seen on disk, 1: seen under another name, 2: seen as named.
     std::vector<std::uint8_t> state(names_.size(), 0);

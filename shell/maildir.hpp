@@ -55,6 +55,9 @@ public:
     [[nodiscard]] std::size_t size() const { return names_.size(); }
     // True when the listing came from the index without a scan (tests).
     [[nodiscard]] bool listed_from_index() const { return from_index_; }
+    // How many times refresh() or a retry read the directories since
+    // open() (tests: a rescan costs O(N), so tests count them).
+    [[nodiscard]] std::size_t rescans() const { return rescans_; }
 
     // Cheap check for changes made by others; returns the indices of
     // snapshot messages that disappeared from the store, each reported once
@@ -118,8 +121,9 @@ private:
     // Takes the listing of an index whose stamp matches; false (nothing
     // taken) if any entry is malformed.
     [[nodiscard]] bool take_listing(MaildirIndex& index);
-    // "<new/ inode>.<mtime s>.<ns>.<cur/ inode>.<mtime s>.<ns>" when both
-    // mtimes are old enough to be exact (see maildir.cpp), else "-".
+    // "<dev>.<inode>.<mtime s>.<ns>.<ctime s>.<ns>" of new/, a blank, and
+    // the same of cur/, when both mtimes are old enough to be exact (see
+    // maildir.cpp), else "-".
     [[nodiscard]] std::string directory_stamp() const;
 
     // Names relative to the INBOX ("cur/X:2,S"), NUL-terminated, back to
@@ -157,12 +161,21 @@ private:
     std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).
-    timespec new_mtime_{};
-    timespec cur_mtime_{};
-    ino_t new_inode_ = 0;
-    ino_t cur_inode_ = 0;
+    // What identifies a state of a directory's entries: any change to them
+    // moves the mtime and the ctime; utimensat(2) (tar, rsync -a and cp -a
+    // restoring a backup) can put the mtime back but never the ctime; the
+    // device and inode tell a directory replaced by another one.
+    struct DirStamp {
+        dev_t dev = 0;
+        ino_t ino = 0; // 0: the directory did not exist
+        timespec mtime{};
+        timespec ctime{};
+    };
+    DirStamp new_stamp_;
+    DirStamp cur_stamp_;
     timespec scanned_at_{};
     bool must_rescan_ = false;
+    std::size_t rescans_ = 0;
     UniqueFd notify_; // inotify; invalid when not usable (mtimes only)
     int new_watch_ = -1;
     int cur_watch_ = -1;

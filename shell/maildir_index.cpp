@@ -13,7 +13,9 @@
 namespace pop3::shell {
 namespace {
 
-constexpr std::string_view k_magic = "pop3d-index 2 ";
+// Version 3 added the directories' device and ctime to the stamp (issue 11,
+// 3.7); older indexes are ignored, so the first session rebuilds them.
+constexpr std::string_view k_magic = "pop3d-index 3 ";
 constexpr std::size_t k_subdir_prefix = 4; // "new/" or "cur/"
 
 std::optional<std::uint64_t> number(std::string_view text) {

@@ -62,7 +62,7 @@ TEST_CASE("sizes counted once are served from the cache while files are unchange
     inbox.write("cur/100.M1.h:2,S", "a\nb\n");      // 6 octets as CRLF
     inbox.write("new/101.M2.h,S=4", "c\r\nd");     // S= in the name: no stat; 6 as sent
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
     // Same length, different line ends: only a cache hit can still say 6.
     inbox.write("cur/100.M1.h:2,S", "ab\r\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
@@ -80,16 +80,18 @@ TEST_CASE("a file whose size changed is counted again", "[shell][index]") {
 TEST_CASE("a corrupt or foreign cache is ignored", "[shell][index]") {
     Inbox inbox;
     inbox.write("cur/100.M1.h", "a\nb\n");
-    for (const char* junk : {"garbage", "pop3d-index 2 -\ncur/100.M1.h 4 999999", // torn line
-                             "pop3d-index 2 -\ncur/100.M1.h x 1\n",
+    for (const char* junk : {"garbage", "pop3d-index 3 -\ncur/100.M1.h 4 999999", // torn line
+                             "pop3d-index 3 -\ncur/100.M1.h x 1\n",
                              "pop3d-index 1 -\ncur/100.M1.h 4 1\n",
-                             "pop3d-index 2 -\n100.M1.h 4 1\n"}) {
+                             "pop3d-index 2 -\ncur/100.M1.h 4 1\n", // before ctimes
+
+                             "pop3d-index 3 -\n100.M1.h 4 1\n"}) {
         inbox.write("pop3d-index", junk);
         CHECK(inbox.sizes() == std::vector<std::uint64_t>{6});
     }
     // A cache that lies about a file of the right size is believed: it is
     // the mailbox owner's own file (see docs/performance.md).
-    inbox.write("pop3d-index", "pop3d-index 2 -\ncur/100.M1.h 4 7\n");
+    inbox.write("pop3d-index", "pop3d-index 3 -\ncur/100.M1.h 4 7\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{7});
 }
 
@@ -121,7 +123,7 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     auto first = Maildir::open(inbox.root.string(), false);
     REQUIRE(first);
     CHECK_FALSE(first->listed_from_index());
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == std::string::npos);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == std::string::npos);
 
     auto second = Maildir::open(inbox.root.string(), false);
     REQUIRE(second);
@@ -148,15 +150,37 @@ TEST_CASE("the listing is trusted exactly as far as the directory stamps", "[she
     inbox.write("cur/100.M1.h", "a\n");
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
-    // A file slipped in with cur/'s mtime put back is not seen: proof that
-    // the listing, not a scan, answered (no writer does this; a delivery
-    // or rename always moves the mtime).
-    inbox.write("cur/200.M2.h", "b\n");
-    inbox.age();
-    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3});
+    auto unchanged = Maildir::open(inbox.root.string(), false);
+    REQUIRE(unchanged);
+    CHECK(unchanged->listed_from_index());
     // Any real change is seen: the mtime moves.
     inbox.write("new/300.M3.h", "cc\n");
-    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3, 3, 4});
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3, 4});
+}
+
+TEST_CASE("a stale index is not trusted when old directory mtimes are put back",
+          "[shell][index]") {
+    // Issue 11, 3.7: restoring a backup over a live INBOX (tar, rsync -a,
+    // cp -a) puts the directories' old mtimes back; a message delivered
+    // since must not stay hidden behind the old listing. utimensat(2) here
+    // is that restore: it cannot set the ctime back.
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    inbox.write("cur/200.M2.h", "b\n"); // delivered after the index was written
+    inbox.age();                         // the restore puts the mtimes back
+    auto box = Maildir::open(inbox.root.string(), false);
+    REQUIRE(box);
+    CHECK_FALSE(box->listed_from_index());
+    CHECK(box->size() == 2);
+    // The stamp names both directories' device, inode, mtime and ctime.
+    const std::string index = inbox.read("pop3d-index");
+    struct stat cur {};
+    REQUIRE(::stat((inbox.root / "cur").c_str(), &cur) == 0);
+    CHECK(index.find(" " + std::to_string(cur.st_dev) + "." + std::to_string(cur.st_ino) +
+                     ".1700000000.0." + std::to_string(cur.st_ctim.tv_sec) + "." +
+                     std::to_string(cur.st_ctim.tv_nsec) + "\n") != std::string::npos);
 }
 
 TEST_CASE("a forged index cannot name files outside new/ and cur/", "[shell][index]") {
@@ -201,7 +225,7 @@ TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]"
     inbox.write("cur/101 M2.h", "b\n"); // a blank: not storable
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3, 3});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
     auto box = Maildir::open(inbox.root.string(), false);
     REQUIRE(box);
     CHECK_FALSE(box->listed_from_index());

@@ -562,12 +562,32 @@ TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
     REQUIRE(opened.has_value());
     Maildir box = std::move(*opened);
 
-    dir.unlink("cur/2.b.host:2,S");
-    set_mtime(dir.at("cur"), old); // as if the timestamp were too coarse
-
     CHECK(box.refresh().empty()); // two stat() calls, no readdir()
+    CHECK(box.refresh().empty());
+    CHECK(box.rescans() == 0);
 
-    set_mtime(dir.at("cur"), {::time(nullptr), 0});
+    dir.unlink("cur/2.b.host:2,S");
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+    CHECK(box.rescans() == 1);
+}
+
+TEST_CASE("refresh sees a removal whose directory mtime was put back",
+          "[shell][maildir]") {
+    // Issue 11, 3.7: a backup restored over the INBOX (tar, rsync -a) sets
+    // old mtimes again; the ctime, which no one can set, still moves.
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    auto opened = Maildir::open(dir.inbox(), /*watch=*/false); // mtimes only
+    REQUIRE(opened.has_value());
+    Maildir box = std::move(*opened);
+
+    dir.unlink("cur/2.b.host:2,S");
+    set_mtime(dir.at("cur"), old);
+
     CHECK(box.refresh() == std::vector<std::size_t>{1});
 }
 
