@@ -113,25 +113,23 @@ timespec now() {
     return t;
 }
 
-// The stat of `dir`/`sub`; a missing subdirectory reads as inode and time
-// zero.
-tl::expected<struct stat, std::error_code> subdir_stat(int dir, const char* sub) {
+// How new/ and cur/ are opened and held: never through a symlink.
+constexpr int k_subdir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+// The stamp of the held directory `fd`; a missing one (-1 with ENOENT)
+// reads as inode and times zero.
+template <class Stamp> tl::expected<Stamp, std::error_code> subdir_stamp(int fd) {
     struct stat st {};
-    if (::fstatat(dir, sub, &st, 0) != 0) {
+    if (fd < 0) {
         if (errno == ENOENT) {
-            struct stat missing {};
-            return missing;
+            return Stamp{};
         }
         return tl::unexpected(last_error());
     }
-    return st;
-}
-
-template <class Stamp>
-tl::expected<Stamp, std::error_code> subdir_stamp(int dir, const char* sub) {
-    return subdir_stat(dir, sub).map([](const struct stat& st) {
-        return Stamp{st.st_dev, st.st_ino, st.st_mtim, st.st_ctim};
-    });
+    if (::fstat(fd, &st) != 0) {
+        return tl::unexpected(last_error());
+    }
+    return Stamp{st.st_dev, st.st_ino, st.st_mtim, st.st_ctim};
 }
 
 std::string_view file_part(std::string_view rel) {
@@ -158,19 +156,22 @@ struct DirCloser {
     void operator()(DIR* d) const { ::closedir(d); }
 };
 
-// Calls visit(subdir_fd, name, parsed, st) for every entry of `dir`/`sub`
-// that is a Maildir message: a name parse_maildir_name accepts (so no dot
-// files) of a regular file. Symlinks, FIFOs, devices and directories are
-// skipped without being opened or followed. `st` is the entry's lstat when
-// one was needed to learn its type, else null. A missing `sub` is empty.
+// Calls visit(subdir_fd, name, parsed, st) for every entry of the held
+// directory `subdir` (new/ or cur/, -1 with errno ENOENT when missing: no
+// entries) that is a Maildir message: a name parse_maildir_name accepts (so
+// no dot files) of a regular file. Symlinks, FIFOs, devices and directories
+// are skipped without being opened or followed. `st` is the entry's lstat
+// when one was needed to learn its type, else null.
 template <class Visit>
-std::error_code for_each_message_file(int dir, const char* sub,
-                                      Visit&& visit) {
-    // O_NOFOLLOW: a symlinked new/ or cur/ could point the session at
-    // files outside the mailbox; such a mailbox is refused (ELOOP).
-    const int fd = ::openat(dir, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
+std::error_code for_each_message_file(int subdir, Visit&& visit) {
+    if (subdir < 0) {
         return errno == ENOENT ? std::error_code{} : last_error();
+    }
+    // A stream of its own on the held directory ("." names it itself, so
+    // nothing is looked up by path), read from the start.
+    const int fd = ::openat(subdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return last_error();
     }
     std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd)};
     if (!stream) {
@@ -210,11 +211,14 @@ std::error_code for_each_message_file(int dir, const char* sub,
     }
 }
 
-// Opens a message file by its name relative to the INBOX and checks that it
-// is a regular file; its size goes to `size` if given.
+// Opens message file `file` of the held directory `subdir` and checks that
+// it is a regular file; its size goes to `size` if given.
 tl::expected<UniqueFd, std::error_code>
-open_regular(int dir, const char* rel, std::uint64_t* size = nullptr) {
-    UniqueFd fd{::openat(dir, rel, k_open_message_flags)};
+open_regular(int subdir, const char* file, std::uint64_t* size = nullptr) {
+    if (subdir < 0) {
+        return tl::unexpected(last_error());
+    }
+    UniqueFd fd{::openat(subdir, file, k_open_message_flags)};
     if (!fd) {
         return tl::unexpected(last_error());
     }
@@ -243,8 +247,8 @@ ssize_t read_some(int fd, char* buffer, std::size_t size) {
 
 // The size of a message as sent with CRLF line ends (what LIST reports).
 tl::expected<std::uint64_t, std::error_code>
-count_wire_size(int dir, const char* rel, std::vector<char>& buffer) {
-    auto fd = open_regular(dir, rel);
+count_wire_size(int subdir, const char* file, std::vector<char>& buffer) {
+    auto fd = open_regular(subdir, file);
     if (!fd) {
         return tl::unexpected(fd.error());
     }
@@ -279,18 +283,31 @@ struct ScannedFile {
 
 } // namespace
 
-tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
+tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
+                                                     std::string path,
                                                      bool watch) {
     Maildir box;
     box.path_ = std::move(path);
-    box.dir_.reset(
-        ::open(box.path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    box.dir_ = std::move(inbox);
     if (!box.dir_) {
-        if (errno != ENOENT) {
-            return tl::unexpected(last_error());
-        }
         box.snapshot_ = pop3::core::share_snapshot(pop3::core::Snapshot{});
         return box;
+    }
+    struct stat st {};
+    if (::fstat(box.dir_.get(), &st) != 0) {
+        return tl::unexpected(last_error());
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return tl::unexpected(std::make_error_code(std::errc::not_a_directory));
+    }
+    // Opened now, as the mail user, and held: see the header. A missing one
+    // is empty until it appears (subdir_fd() tries again when needed).
+    for (auto [sub, held] : {std::pair{"new", &box.new_dir_},
+                             std::pair{"cur", &box.cur_dir_}}) {
+        held->reset(::openat(box.dir_.get(), sub, k_subdir_flags));
+        if (!*held && errno != ENOENT) {
+            return tl::unexpected(last_error());
+        }
     }
     if (watch) {
         box.watch_directories(); // before the scan: no change can slip by
@@ -424,7 +441,7 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
     bool fits = true;
     for (const char* sub : {"new", "cur"}) {
         const std::error_code ec = for_each_message_file(
-            dir_.get(), sub,
+            subdir_fd(sub),
             [&](int subdir, std::string_view file, const MaildirName& parsed,
                 const struct stat* st) {
                 std::optional<std::uint64_t> time = leading_time(parsed.base);
@@ -506,7 +523,10 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
             file_size = *parsed->size;
         } else {
             struct stat st {};
-            if (::fstatat(dir_.get(), rel.data(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            const int subdir = subdir_fd(rel);
+            if (subdir >= 0 &&
+                ::fstatat(subdir, rel.data() + k_subdir_prefix, &st,
+                          AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISREG(st.st_mode))
                 file_size = static_cast<std::uint64_t>(st.st_size);
         }
@@ -522,7 +542,8 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
             if (buffer.empty()) {
                 buffer.resize(k_read_chunk);
             }
-            auto counted = count_wire_size(dir_.get(), rel.data(), buffer);
+            auto counted = count_wire_size(subdir_fd(rel),
+                                           rel.data() + k_subdir_prefix, buffer);
             if (!counted) {
                 if (not_a_message(counted.error())) {
                     continue; // removed or replaced since readdir
@@ -555,11 +576,11 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
 
 std::error_code Maildir::record_directory_times() {
     scanned_at_ = now();
-    auto new_stamp = subdir_stamp<DirStamp>(dir_.get(), "new");
+    auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
     if (!new_stamp) {
         return new_stamp.error();
     }
-    auto cur_stamp = subdir_stamp<DirStamp>(dir_.get(), "cur");
+    auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
     if (!cur_stamp) {
         return cur_stamp.error();
     }
@@ -593,15 +614,24 @@ void Maildir::watch_directories() {
     if (!fd) {
         return; // e.g. the per-user instance limit: use mtimes
     }
+    // The held directories themselves, by their /proc/self/fd links (the
+    // kernel resolves those to the open directory, not by path), so what
+    // is watched is what is read. IN_MOVE_SELF still reports new/ or cur/
+    // renamed away; we keep using the held one, and fall back to mtimes.
     constexpr std::uint32_t k_mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM |
                                      IN_MOVED_TO | IN_DELETE_SELF |
-                                     IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
-    const int new_watch =
-        ::inotify_add_watch(fd.get(), (path_ + "/new").c_str(), k_mask);
-    const int cur_watch =
-        ::inotify_add_watch(fd.get(), (path_ + "/cur").c_str(), k_mask);
-    if (new_watch < 0 || cur_watch < 0) {
+                                     IN_MOVE_SELF | IN_ONLYDIR;
+    if (!new_dir_ || !cur_dir_) {
         return; // a missing new/ or cur/ may appear later: use mtimes
+    }
+    const auto watch = [&](const UniqueFd& dir) {
+        const std::string link = "/proc/self/fd/" + std::to_string(dir.get());
+        return ::inotify_add_watch(fd.get(), link.c_str(), k_mask);
+    };
+    const int new_watch = watch(new_dir_);
+    const int cur_watch = watch(cur_dir_);
+    if (new_watch < 0 || cur_watch < 0) {
+        return; // no /proc (a chroot), or the watch limit: use mtimes
     }
     notify_ = std::move(fd);
     new_watch_ = new_watch;
@@ -669,8 +699,8 @@ void Maildir::refresh_into_pending(bool force) {
             return;
         }
     } else if (!force && !must_rescan_) {
-        auto new_stamp = subdir_stamp<DirStamp>(dir_.get(), "new");
-        auto cur_stamp = subdir_stamp<DirStamp>(dir_.get(), "cur");
+        auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
+        auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
         if (!new_stamp || !cur_stamp) {
             must_rescan_ = true;
             return; // cannot tell; report nothing rather than guess
@@ -704,7 +734,7 @@ void Maildir::refresh_into_pending(bool force) {
             for (const char* sub : {"new", "cur"}) {
                 const std::string_view sub_view = sub;
                 const std::error_code ec = for_each_message_file(
-                    dir_.get(), sub,
+                    subdir_fd(sub),
                     [&](int, std::string_view file, const MaildirName& parsed,
                         const struct stat*) {
                         const auto it = by_base.find(parsed.base);
@@ -768,7 +798,7 @@ Maildir::open_message(std::size_t index, std::uint64_t* file_size) {
             return tl::unexpected(gone);
         }
         std::uint64_t size = 0;
-        auto fd = open_regular(dir_.get(), c_name(index), &size);
+        auto fd = open_regular(subdir_fd(name(index)), c_file(index), &size);
         if (fd && size != file_sizes_[index] && file_sizes_[index] != k_unknown_size) {
             // Changed in place since listed: the LIST size may be wrong, and
             // so may the index's; the next session counts afresh.
@@ -803,8 +833,11 @@ tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
             own_events_.push_back(from);
             own_events_.push_back(to);
         }
-        if (::renameat(dir_.get(), from.c_str(), dir_.get(), to.c_str()) ==
-            0) {
+        const int from_dir = subdir_fd(from);
+        const int to_dir = from_dir < 0 ? -1 : subdir_fd(to);
+        if (to_dir >= 0 &&
+            ::renameat(from_dir, from.c_str() + k_subdir_prefix, to_dir,
+                       to.c_str() + k_subdir_prefix) == 0) {
             rename_to(index, to);
             return {};
         }
@@ -824,7 +857,8 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     std::vector<std::size_t> retry;
     // Returns errno of unlinkat, or 0 after removing the message.
     auto unlink_one = [&](std::size_t i) {
-        if (::unlinkat(dir_.get(), c_name(i), 0) != 0) {
+        const int subdir = subdir_fd(name(i));
+        if (subdir < 0 || ::unlinkat(subdir, c_file(i), 0) != 0) {
             return errno;
         }
         forget(i);
@@ -857,6 +891,17 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
         }
     }
     return counts;
+}
+
+int Maildir::subdir_fd(std::string_view rel) {
+    UniqueFd& held = rel.substr(0, 3) == "new" ? new_dir_ : cur_dir_;
+    if (!held && dir_) {
+        held.reset(::openat(dir_.get(), rel.substr(0, 3) == "new" ? "new" : "cur",
+                            k_subdir_flags));
+    } else if (!dir_) {
+        errno = ENOENT;
+    }
+    return held.get();
 }
 
 std::string_view Maildir::path_of(std::size_t index) const {

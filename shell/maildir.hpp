@@ -40,13 +40,21 @@ class MaildirIndex;
 // name. Per message it keeps only its current relative file name.
 class Maildir {
 public:
-    // Scans <path>/new and <path>/cur (never tmp/). A missing INBOX is an
-    // empty mailbox (0 messages; the caller may log it). Other errors
-    // (EACCES, ENOTDIR, an unreadable message file...) are returned.
-    // `watch` = false disables change notification (inotify) and leaves
-    // the directory-mtime rule alone; for tests of that rule.
+    // Takes the INBOX directory `inbox` (become_mail_user() opens it
+    // without following symlinks; any descriptor of the directory will do,
+    // O_PATH included) and scans its new/ and cur/ (never tmp/). `path` is
+    // the INBOX's name, for logs only: nothing is looked up by it. An
+    // invalid `inbox` is a missing INBOX: an empty mailbox (0 messages; the
+    // caller may log it). new/ and cur/ are opened here, once, with
+    // O_NOFOLLOW | O_DIRECTORY and held for the session: every later scan,
+    // open, rename and unlink is relative to them, so swapping new/ or
+    // cur/ for a symlink after login (issue 11, 3.2) points the session
+    // nowhere else. Errors (EACCES, ENOTDIR also for a symlinked new/ or
+    // cur/, an unreadable message file...) are returned. `watch` = false
+    // disables change notification (inotify) and leaves the
+    // directory-mtime rule alone; for tests of that rule.
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
-    open(std::string path, bool watch = true);
+    open(UniqueFd inbox, std::string path, bool watch = true);
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
@@ -98,7 +106,7 @@ public:
     // message is gone or removed. For logs and tests.
     [[nodiscard]] std::string_view path_of(std::size_t index) const;
 
-    // The INBOX directory given to open().
+    // The INBOX's name given to open(), for logs.
     [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
@@ -149,8 +157,19 @@ private:
     // Appends "rel\0" to the arena; false when the arena would pass 4 GiB.
     [[nodiscard]] bool append_name(std::string_view rel, NameRef& ref);
 
+    // The held descriptor of new/ (rel starting "new/") or cur/, opened on
+    // first need when it did not exist at open(); -1 (errno set) when it
+    // still does not or cannot be opened.
+    [[nodiscard]] int subdir_fd(std::string_view rel);
+    // The file part of the relative name of message `index`, NUL-terminated.
+    [[nodiscard]] const char* c_file(std::size_t index) const {
+        return c_name(index) + 4;
+    }
+
     std::string path_;
-    UniqueFd dir_; // the INBOX directory; invalid when it did not exist
+    UniqueFd dir_;     // the INBOX directory; invalid when it did not exist
+    UniqueFd new_dir_; // INBOX/new, opened without following symlinks
+    UniqueFd cur_dir_; // INBOX/cur, likewise
     pop3::core::MailboxSnapshot snapshot_;
     std::string arena_;
     std::vector<NameRef> names_;            // parallel to *snapshot_

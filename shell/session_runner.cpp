@@ -138,33 +138,36 @@ void SessionRunner::open_mailbox(const std::string& login) {
                                              "this mailbox cannot be served"}});
         return;
     }
-    std::string path = login.substr(at + 1) + "/" +
-                       login.substr(0, at) + "/INBOX";
-    // Least privilege (issue 7, docs/design.md): as root, become
-    // the mail user before the mailbox is touched; never serve
-    // mail as root. Once dropped, no other login can be served,
-    // so any failure from here on ends the session.
-    auto who = become_mail_user(auth_.verified_entry(), path);
-    if (!who) {
-        log_.line("refusing mailbox " + path + ": " + who.error());
+    const std::string domain = login.substr(at + 1);
+    const std::string user = login.substr(0, at);
+    // Least privilege (issue 7, docs/design.md): as root, open the INBOX
+    // without following symlinks and become the mail user before the
+    // mailbox is read; never serve mail as root. Once dropped, no other
+    // login can be served, so any failure from here on ends the session.
+    auto access = become_mail_user(auth_.verified_entry(), domain, user);
+    if (!access) {
+        log_.line("refusing mailbox " + domain + "/" + user + "/INBOX: " +
+                  access.error());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_perm,
             "this mailbox cannot be served; ask the administrator"}});
         closing_ = true;
         return;
     }
-    if (*who)
+    const std::string path = access->path;
+    const bool dropped = access->identity.has_value();
+    if (dropped)
         log_.line("serving " + path + " as uid " +
-                  std::to_string((*who)->uid) + " gid " +
-                  std::to_string((*who)->gid));
-    auto box = Maildir::open(path);
+                  std::to_string(access->identity->uid) + " gid " +
+                  std::to_string(access->identity->gid));
+    auto box = Maildir::open(std::move(access->inbox), path);
     if (!box) {
         log_.line("cannot open mailbox " + path + ": " +
                   box.error().message());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_temp,
             "cannot open the mailbox now; try again later"}});
-        if (*who) closing_ = true; // privileges are gone
+        if (dropped) closing_ = true; // privileges are gone
         return;
     }
     maildir_ = std::make_unique<Maildir>(std::move(*box));

@@ -178,14 +178,13 @@ class Privileges(StoreTestCase):
         self.assertTrue(reply.startswith("-ERR"), reply)
         self.assertIn("cannot open mailbox", self.stderr_of(c))
 
-    def test_an_inbox_symlinked_elsewhere_is_judged_by_the_link_owner(self):
-        # bob's INBOX is a symlink (made by bob) to alice's: pop3d takes the
-        # link's owner (bob), so bob's session cannot act as alice.
+    def test_an_inbox_symlinked_elsewhere_is_refused(self):
+        # bob's INBOX is a symlink (made by bob) to alice's: pop3d follows
+        # no symlink in the mailstore, so it never opens alice's INBOX.
         bob_uid = 65534
         self.store.add_user(ALICE, "pw")
         self.store.deliver(ALICE, "Subject: alice's mail\n\nx\n")
         alice_inbox = self.store.inbox(ALICE)
-        os.chmod(alice_inbox, 0o700)
         bob_dir = os.path.join(self.store.personal, "example.org", "bob")
         os.makedirs(bob_dir)
         os.chown(bob_dir, bob_uid, 65534)
@@ -196,8 +195,64 @@ class Privileges(StoreTestCase):
         c = self.session()
         c.cmd("USER bob@example.org")
         reply = c.cmd("PASS pw")
-        self.assertFalse(reply.startswith("+OK"), reply)
-        self.assertIn(f"as uid {bob_uid}", self.stderr_of(c))
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        log = self.stderr_of(c)
+        self.assertIn("example.org/bob/INBOX is a symlink", log)
+        self.assertNotIn("as uid", log)
+
+    def test_a_symlinked_user_directory_cannot_choose_who_pop3d_becomes(self):
+        # Issue 11, 3.2: the owner of hosted.example (here nobody) points
+        # hosted.example/postmaster at alice's directory and logs in as
+        # postmaster. pop3d once took the owner of the path through the
+        # symlink, became alice's owner and served alice's mail.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: alice's secret\n\nsecret\n")
+        alice_dir = os.path.dirname(self.store.inbox(ALICE))
+        hosted = os.path.join(self.store.personal, "hosted.example")
+        os.mkdir(hosted)
+        os.chown(hosted, 65534, 65534)
+        link = os.path.join(hosted, "postmaster")
+        os.symlink(os.path.relpath(alice_dir, hosted), link)
+        os.lchown(link, 65534, 65534)
+        with open(self.store.passwd, "a") as f:
+            f.write("postmaster@hosted.example:{PLAIN}pw::::::\n")
+        c = self.session()
+        c.cmd("USER postmaster@hosted.example")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        self.assertTrue(c.closed())
+        log = self.stderr_of(c)
+        self.assertIn("hosted.example/postmaster is a symlink", log)
+        self.assertNotIn("as uid", log)
+        self.assertNotIn("message(s)", log)
+
+    def test_a_symlinked_domain_is_refused(self):
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        os.symlink("example.org", os.path.join(self.store.personal, "alias.example"))
+        with open(self.store.passwd, "a") as f:
+            f.write("alice@alias.example:{PLAIN}pw::::::\n")
+        c = self.session()
+        c.cmd("USER alice@alias.example")
+        self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
+        self.assertIn("alias.example is a symlink", self.stderr_of(c))
+
+    def test_the_inbox_opened_as_root_is_still_judged_as_the_mail_user(self):
+        # pop3d opens domain/user/INBOX as root and keeps the descriptor,
+        # but new/ and cur/ are opened after the switch, as the mail user:
+        # a mail user who may not search new/ is not served from it.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        os.chown(os.path.join(inbox, "new"), 0, 0)
+        os.chmod(os.path.join(inbox, "new"), 0o700)
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+        log = self.stderr_of(c)
+        self.assertIn(f"as uid {self.uid}", log)
+        self.assertIn("Permission denied", log)
 
     def test_unprivileged_pop3d_simply_runs_as_itself(self):
         self.store.add_user(ALICE, "pw")

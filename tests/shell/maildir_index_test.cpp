@@ -12,10 +12,12 @@
 #include <fstream>
 
 #include "maildir.hpp"
+#include "open_maildir.hpp"
 #include "maildir_index.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::testing::open_maildir;
 
 namespace {
 
@@ -46,7 +48,7 @@ struct Inbox {
             REQUIRE(::utimensat(AT_FDCWD, (root / sub).c_str(), times, 0) == 0);
     }
     std::vector<std::uint64_t> sizes() const {
-        auto box = Maildir::open(root.string(), false);
+        auto box = open_maildir(root.string(), false);
         REQUIRE(box);
         std::vector<std::uint64_t> out;
         for (const auto& m : *box->snapshot()) out.push_back(m.size);
@@ -120,12 +122,12 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     inbox.write("cur/100.M1.h:2,S", "a\nb\n");
     inbox.write("new/101.M2.h,S=4", "c\r\nd");
     inbox.age();
-    auto first = Maildir::open(inbox.root.string(), false);
+    auto first = open_maildir(inbox.root.string(), false);
     REQUIRE(first);
     CHECK_FALSE(first->listed_from_index());
     CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == std::string::npos);
 
-    auto second = Maildir::open(inbox.root.string(), false);
+    auto second = open_maildir(inbox.root.string(), false);
     REQUIRE(second);
     CHECK(second->listed_from_index());
     CHECK(second->path_of(0) == "cur/100.M1.h:2,S");
@@ -139,7 +141,7 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     CHECK_FALSE(fs::exists(inbox.root / "cur/100.M1.h:2,S"));
 
     // Those changes moved cur/'s mtime: the next session scans.
-    auto third = Maildir::open(inbox.root.string(), false);
+    auto third = open_maildir(inbox.root.string(), false);
     REQUIRE(third);
     CHECK_FALSE(third->listed_from_index());
     CHECK(third->size() == 1);
@@ -150,7 +152,7 @@ TEST_CASE("the listing is trusted exactly as far as the directory stamps", "[she
     inbox.write("cur/100.M1.h", "a\n");
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
-    auto unchanged = Maildir::open(inbox.root.string(), false);
+    auto unchanged = open_maildir(inbox.root.string(), false);
     REQUIRE(unchanged);
     CHECK(unchanged->listed_from_index());
     // Any real change is seen: the mtime moves.
@@ -170,7 +172,7 @@ TEST_CASE("a stale index is not trusted when old directory mtimes are put back",
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
     inbox.write("cur/200.M2.h", "b\n"); // delivered after the index was written
     inbox.age();                         // the restore puts the mtimes back
-    auto box = Maildir::open(inbox.root.string(), false);
+    auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     CHECK_FALSE(box->listed_from_index());
     CHECK(box->size() == 2);
@@ -195,7 +197,7 @@ TEST_CASE("a forged index cannot name files outside new/ and cur/", "[shell][ind
                              "cur/.hidden 1 3\n", "../../etc/passwd 1 3\n",
                              "cur/100.M1.h 2\n"}) {
         inbox.write("pop3d-index", header + line);
-        auto box = Maildir::open(inbox.root.string(), false);
+        auto box = open_maildir(inbox.root.string(), false);
         REQUIRE(box);
         CHECK_FALSE(box->listed_from_index());
         CHECK(box->path_of(0) == "cur/100.M1.h");
@@ -208,7 +210,7 @@ TEST_CASE("a file changed in place is reported at RETR and the index dropped", "
     inbox.write("cur/100.M1.h", "a\nb\n");
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{6});
-    auto box = Maildir::open(inbox.root.string(), false);
+    auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     REQUIRE(box->listed_from_index());
     inbox.write("cur/100.M1.h", "a\nb\nc\n"); // rewritten, not renamed
@@ -226,7 +228,7 @@ TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]"
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3, 3});
     CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
-    auto box = Maildir::open(inbox.root.string(), false);
+    auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     CHECK_FALSE(box->listed_from_index());
     CHECK(box->size() == 2);
@@ -245,7 +247,7 @@ TEST_CASE("an index entry with an over-long name makes the index invalid", "[she
                                      std::size_t{65536 + 3 - 4}, std::size_t{70000}}) {
         const std::string name = "cur/1700000000." + std::string(octets - 11, 'x');
         inbox.write("pop3d-index", header + name + " 2 3\n" + index.substr(header.size()));
-        auto box = Maildir::open(inbox.root.string(), false);
+        auto box = open_maildir(inbox.root.string(), false);
         REQUIRE(box);
         CHECK_FALSE(box->listed_from_index());
         CHECK(box->size() == 1);

@@ -13,9 +13,11 @@
 #include <catch2/catch.hpp>
 
 #include "maildir.hpp"
+#include "open_maildir.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::testing::open_maildir;
 using pop3::shell::RemoveCounts;
 
 namespace {
@@ -67,7 +69,7 @@ private:
 };
 
 Maildir open_ok(const std::string& path) {
-    auto box = Maildir::open(path);
+    auto box = open_maildir(path);
     REQUIRE(box.has_value());
     return std::move(*box);
 }
@@ -217,10 +219,12 @@ TEST_CASE("An INBOX that is not a directory is an error", "[shell][maildir]") {
     const fs::path file = dir.root() / "file";
     std::ofstream(file) << "not a maildir\n";
 
-    auto box = Maildir::open(file.string());
-
+    // As a descriptor (what pop3d hands over) and as a path (tests).
+    auto box = Maildir::open(
+        pop3::shell::UniqueFd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)}, file.string());
     REQUIRE_FALSE(box.has_value());
     CHECK(box.error() == std::errc::not_a_directory);
+    CHECK(open_maildir(file.string()).error() == std::errc::not_a_directory);
 }
 
 TEST_CASE("refresh reports a message unlinked by someone else exactly once",
@@ -558,7 +562,7 @@ TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
     const timespec old{::time(nullptr) - 1000, 0};
     set_mtime(dir.at("new"), old);
     set_mtime(dir.at("cur"), old);
-    auto opened = Maildir::open(dir.inbox(), /*watch=*/false); // mtimes only
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
     REQUIRE(opened.has_value());
     Maildir box = std::move(*opened);
 
@@ -581,7 +585,7 @@ TEST_CASE("refresh sees a removal whose directory mtime was put back",
     const timespec old{::time(nullptr) - 1000, 0};
     set_mtime(dir.at("new"), old);
     set_mtime(dir.at("cur"), old);
-    auto opened = Maildir::open(dir.inbox(), /*watch=*/false); // mtimes only
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
     REQUIRE(opened.has_value());
     Maildir box = std::move(*opened);
 
@@ -637,4 +641,55 @@ TEST_CASE("refresh rescans when the last scan was close to the mtime even if "
     set_mtime(dir.at("cur"), recent); // same stamp as at the scan
 
     CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("new/ and cur/ swapped for symlinks after the scan are not followed",
+          "[shell][maildir]") {
+    // Issue 11, 3.2: every open, rename and unlink is relative to the new/
+    // and cur/ held since open(), never to a path through them.
+    TempMaildir dir;
+    dir.write("new/1.a.host", "mine\n");
+    dir.write("cur/2.b.host:2,", "mine too\n");
+    dir.write("cur/3.c.host:2,", "third\n");
+    Maildir box = open_ok(dir.inbox());
+    const fs::path outside = dir.root() / "outside";
+    for (const char* sub : {"new", "cur"}) {
+        fs::create_directories(outside / sub);
+        dir.rename(sub, std::string(sub) + ".moved");
+        REQUIRE(::symlink((outside / sub).c_str(), dir.at(sub).c_str()) == 0);
+    }
+    std::ofstream(outside / "new/1.a.host") << "secret\n";
+    std::ofstream(outside / "cur/2.b.host:2,") << "secret too\n";
+    std::ofstream(outside / "cur/3.c.host:2,") << "secret three\n";
+
+    auto fd = box.open_message(0);
+    REQUIRE(fd.has_value());
+    CHECK(read_all(fd->get()) == "mine\n");
+    REQUIRE(box.mark_seen(0).has_value());
+    CHECK(dir.exists("cur.moved/1.a.host:2,S"));
+    CHECK(fs::exists(outside / "new/1.a.host"));
+    CHECK_FALSE(fs::exists(outside / "cur/1.a.host:2,S"));
+    auto fd2 = box.open_message(1);
+    REQUIRE(fd2.has_value());
+    CHECK(read_all(fd2->get()) == "mine too\n");
+    CHECK(box.refresh().empty());
+    CHECK(box.remove({1, 2}) == RemoveCounts{2, 0, 0});
+    CHECK_FALSE(dir.exists("cur.moved/2.b.host:2,"));
+    CHECK(fs::exists(outside / "cur/2.b.host:2,"));
+    CHECK(fs::exists(outside / "cur/3.c.host:2,"));
+}
+
+TEST_CASE("a symlinked new/ or cur/ is refused at open", "[shell][maildir]") {
+    TempMaildir dir;
+    const fs::path outside = dir.root() / "outside";
+    fs::create_directories(outside);
+    std::ofstream(outside / "1.a.host") << "secret\n";
+    fs::remove(dir.at("cur"));
+    REQUIRE(::symlink(outside.c_str(), dir.at("cur").c_str()) == 0);
+
+    auto box = open_maildir(dir.inbox());
+    REQUIRE_FALSE(box.has_value());
+    // O_NOFOLLOW | O_DIRECTORY: Linux says ENOTDIR, POSIX allows ELOOP.
+    CHECK((box.error() == std::errc::not_a_directory ||
+           box.error() == std::errc::too_many_symbolic_link_levels));
 }
