@@ -116,6 +116,11 @@ private:
     // newly vanished indices to pending_vanished_.
     void refresh_into_pending(bool force);
     [[nodiscard]] std::error_code record_directory_times();
+    // Without change notification (see maildir.cpp): whether new/ and cur/
+    // still carry the stamps last recorded, and, after our own rename,
+    // taking their new stamps as ours.
+    [[nodiscard]] bool stamps_accounted_for();
+    void claim_own_stamps();
     // Change notification (see maildir.cpp): watches new/ and cur/ where
     // the file system is local; true when events other than our own
     // renames arrived (or may have been lost), so a rescan is needed.
@@ -193,6 +198,10 @@ private:
     DirStamp new_stamp_;
     DirStamp cur_stamp_;
     timespec scanned_at_{};
+    // The stamps were taken right after our own Seen rename (at own_at_,
+    // by our clock), not by a scan.
+    bool own_stamps_ = false;
+    timespec own_at_{};
     bool must_rescan_ = false;
     std::size_t rescans_ = 0;
     UniqueFd notify_; // inotify; invalid when not usable (mtimes only)

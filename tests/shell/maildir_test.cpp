@@ -693,3 +693,60 @@ TEST_CASE("a symlinked new/ or cur/ is refused at open", "[shell][maildir]") {
     CHECK((box.error() == std::errc::not_a_directory ||
            box.error() == std::errc::too_many_symbolic_link_levels));
 }
+
+TEST_CASE("without change notification, our own Seen renames do not make "
+          "every refresh rescan",
+          "[shell][maildir]") {
+    // Issue 11, 3.9: without inotify (NFS, FUSE, ramfs, overlayfs, the
+    // inotify limit) each Seen rename put cur/'s mtime in the coarse window
+    // and the next refresh rescanned: N RETRs, N rescans (O(N^2)).
+    // Rescans are counted, not timed. The bound leaves room for the one
+    // rescan per 2-second pause a very slow machine could make.
+    constexpr std::size_t k_messages = 400;
+    for (const bool aged : {true, false}) {
+        TempMaildir dir;
+        for (std::size_t i = 0; i < k_messages; ++i) {
+            dir.write("new/" + std::to_string(1000 + i) + ".M" + std::to_string(i) + ".host",
+                      "m\n");
+        }
+        if (aged) { // a quiet mailbox: the login scan's stamps are exact
+            const timespec old{::time(nullptr) - 1000, 0};
+            set_mtime(dir.at("new"), old);
+            set_mtime(dir.at("cur"), old);
+        }
+        auto opened = open_maildir(dir.inbox(), /*watch=*/false);
+        REQUIRE(opened.has_value());
+        Maildir box = std::move(*opened);
+        for (std::size_t i = 0; i < k_messages; ++i) { // RETR i+1, one by one
+            CHECK(box.refresh().empty());
+            REQUIRE(box.open_message(i).has_value());
+            REQUIRE(box.mark_seen(i).has_value());
+        }
+        CHECK(box.refresh().empty());
+        CHECK(box.rescans() < k_messages / 4);
+        CHECK(box.path_of(k_messages - 1) ==
+              "cur/" + std::to_string(1000 + k_messages - 1) + ".M" +
+                  std::to_string(k_messages - 1) + ".host:2,S");
+    }
+}
+
+TEST_CASE("without change notification, a change by others before our Seen "
+          "rename is still seen",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("new/2.b.host", "b\n");
+    dir.write("cur/3.c.host:2,", "c\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false);
+    REQUIRE(opened.has_value());
+    Maildir box = std::move(*opened);
+
+    dir.unlink("cur/3.c.host:2,"); // expunged by an IMAP client
+    REQUIRE(box.mark_seen(0).has_value());
+    // The stamps after our rename include the expunge: not taken as ours.
+    CHECK(box.refresh() == std::vector<std::size_t>{2});
+    CHECK(box.rescans() == 1);
+}
