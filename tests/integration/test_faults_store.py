@@ -199,7 +199,6 @@ class Store(unittest.TestCase):
             self.assertTrue(c.readline().startswith("+OK"))
         self.assertTrue(c.cmd("QUIT").startswith("+OK"))
         took = time.monotonic() - start
-        hwm = vm_hwm_kib(c.proc.pid) if c.proc.poll() is None else None
         c.proc.wait(timeout=TIMEOUT)
         self.assertEqual(len(os.listdir(new)) + len(os.listdir(self.path("cur"))),
                          n - 100)
