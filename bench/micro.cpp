@@ -2,6 +2,7 @@
 // the dot-stuffing transformer and size counter, LIST/UIDL rendering in the
 // core, and Maildir snapshot construction in the shell.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -115,7 +116,9 @@ void BM_SnapshotOpen(benchmark::State& state) {
             << body;
     }
     for (auto _ : state) {
-        auto box = pop3::shell::Maildir::open(dir.string());
+        auto box = pop3::shell::Maildir::open(
+            pop3::shell::UniqueFd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)},
+            dir.string());
         if (!box || box->size() != n) state.SkipWithError("open failed");
         benchmark::DoNotOptimize(box);
     }

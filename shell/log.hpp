@@ -1,20 +1,43 @@
 // One line per event on standard error, prefixed "pop3d[pid]: ". Never a
-// password: callers pass only redacted text.
+// password: callers pass only redacted text. Never blocks the session: a
+// line the log reader has no room for is dropped and counted.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace pop3::shell {
 
 class Log {
 public:
-    // `fd` is where lines go: standard error, or a file a test reads back.
-    explicit Log(int fd = 2);
+    // Logs to standard error.
+    Log();
+    // Logs to `fd`, which the caller keeps open (tests).
+    explicit Log(int fd);
+
+    // Writes "pop3d[pid]: text\n" with one write(2) of at most PIPE_BUF
+    // octets (longer text is cut and ends in "..."), so lines of sessions
+    // sharing a log pipe never interleave. If the reader is stalled (a
+    // full pipe or socket), waits at most k_wait_ms for room, then drops
+    // the line; after a drop, lines are tried without waiting until one
+    // gets through, which ends in "(N log lines dropped)".
     void line(std::string_view text) const;
 
+    static constexpr int k_wait_ms = 20;
+
 private:
+    enum class Kind { socket, pollable, file };
+    // True when `data` went out whole within the wait.
+    [[nodiscard]] bool write_line(std::string_view data, int wait_ms) const;
+
     int fd_;
+    Kind kind_;
     char prefix_[32];
     std::size_t prefix_len_;
+    mutable std::uint64_t dropped_ = 0;
+    // A socket took only part of a line: the next one starts with a line
+    // end, so a reader never sees two events glued together.
+    mutable bool torn_ = false;
 };
 
 } // namespace pop3::shell

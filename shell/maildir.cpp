@@ -8,9 +8,12 @@
 // store at any time; we never lock it, and instead:
 //
 // * refresh() first stat()s new/ and cur/. Any change to a directory's
-//   entries (delivery, rename, unlink) updates its mtime, so if both mtimes
-//   equal the ones recorded at the last scan, nothing can have changed and
-//   nothing is read. Directory timestamps are coarse, however (the kernel
+//   entries (delivery, rename, unlink) updates its mtime and ctime, so if
+//   both directories' stamps (device, inode, mtime, ctime) equal the ones
+//   recorded at the last scan, nothing can have changed and nothing is
+//   read. The ctime is what makes this hold against a backup restored over
+//   a live INBOX (tar, rsync -a, cp -a put old mtimes back; no one can set
+//   a ctime). Directory timestamps are coarse, however (the kernel
 //   stamps them from a clock that ticks every few milliseconds, some file
 //   systems keep whole seconds, NFS servers have their own clocks): a change
 //   made just after our scan can leave the same mtime. So when the last scan
@@ -33,7 +36,18 @@
 //   make every following command rescan the whole directory (O(N) per
 //   RETR). Any other event, a lost event queue or a removed watch means a
 //   rescan; when inotify is unavailable (NFS and other remote or unknown
-//   file systems, instance limits) the mtime rule above is used alone.
+//   file systems, instance limits) the stamp rule above is used alone.
+// * Without inotify, our own Seen renames are recognised by their stamps
+//   (issue 11, 3.9: on ramfs a retrieve-all of 20,000 messages rescanned
+//   at every RETR, 11 ms each). mark_seen() checks that new/ and cur/ still
+//   carry the stamps last recorded (nobody else changed them), renames,
+//   and records the stamps that follow as ours. A refresh that finds
+//   exactly those needs no rescan while they are younger than the coarse
+//   window; the first refresh after that rescans once, since someone
+//   else's change within the same clock tick as our rename would have left
+//   the same stamps. So a change by others is seen at once when it moves a
+//   stamp, and at worst one coarse window late; a retrieve-all costs one
+//   rescan per pause of the client, not one per message.
 // * open_message(), mark_seen() and remove() use the known name; on ENOENT
 //   they force one rescan and retry at the new name. Vanished messages they
 //   discover are queued and reported by the next refresh().
@@ -93,6 +107,11 @@ bool same_time(const timespec& a, const timespec& b) {
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+template <class Stamp> bool same_stamp(const Stamp& a, const Stamp& b) {
+    return a.dev == b.dev && a.ino == b.ino && same_time(a.mtime, b.mtime) &&
+           same_time(a.ctime, b.ctime);
+}
+
 // True when a scan that started at `scan` may have missed a change stamped
 // with the same (coarse) mtime. Also true for an mtime in our future.
 bool within_coarse_window(const timespec& scan, const timespec& mtime) {
@@ -105,22 +124,23 @@ timespec now() {
     return t;
 }
 
-// The stat of `dir`/`sub`; a missing subdirectory reads as inode and time
-// zero.
-tl::expected<struct stat, std::error_code> subdir_stat(int dir, const char* sub) {
+// How new/ and cur/ are opened and held: never through a symlink.
+constexpr int k_subdir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+// The stamp of the held directory `fd`; a missing one (-1 with ENOENT)
+// reads as inode and times zero.
+template <class Stamp> tl::expected<Stamp, std::error_code> subdir_stamp(int fd) {
     struct stat st {};
-    if (::fstatat(dir, sub, &st, 0) != 0) {
+    if (fd < 0) {
         if (errno == ENOENT) {
-            struct stat missing {};
-            return missing;
+            return Stamp{};
         }
         return tl::unexpected(last_error());
     }
-    return st;
-}
-
-tl::expected<timespec, std::error_code> subdir_mtime(int dir, const char* sub) {
-    return subdir_stat(dir, sub).map([](const struct stat& st) { return st.st_mtim; });
+    if (::fstat(fd, &st) != 0) {
+        return tl::unexpected(last_error());
+    }
+    return Stamp{st.st_dev, st.st_ino, st.st_mtim, st.st_ctim};
 }
 
 std::string_view file_part(std::string_view rel) {
@@ -147,19 +167,22 @@ struct DirCloser {
     void operator()(DIR* d) const { ::closedir(d); }
 };
 
-// Calls visit(subdir_fd, name, parsed, st) for every entry of `dir`/`sub`
-// that is a Maildir message: a name parse_maildir_name accepts (so no dot
-// files) of a regular file. Symlinks, FIFOs, devices and directories are
-// skipped without being opened or followed. `st` is the entry's lstat when
-// one was needed to learn its type, else null. A missing `sub` is empty.
+// Calls visit(subdir_fd, name, parsed, st) for every entry of the held
+// directory `subdir` (new/ or cur/, -1 with errno ENOENT when missing: no
+// entries) that is a Maildir message: a name parse_maildir_name accepts (so
+// no dot files) of a regular file. Symlinks, FIFOs, devices and directories
+// are skipped without being opened or followed. `st` is the entry's lstat
+// when one was needed to learn its type, else null.
 template <class Visit>
-std::error_code for_each_message_file(int dir, const char* sub,
-                                      Visit&& visit) {
-    // O_NOFOLLOW: a symlinked new/ or cur/ could point the session at
-    // files outside the mailbox; such a mailbox is refused (ELOOP).
-    const int fd = ::openat(dir, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
+std::error_code for_each_message_file(int subdir, Visit&& visit) {
+    if (subdir < 0) {
         return errno == ENOENT ? std::error_code{} : last_error();
+    }
+    // A stream of its own on the held directory ("." names it itself, so
+    // nothing is looked up by path), read from the start.
+    const int fd = ::openat(subdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return last_error();
     }
     std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd)};
     if (!stream) {
@@ -199,11 +222,14 @@ std::error_code for_each_message_file(int dir, const char* sub,
     }
 }
 
-// Opens a message file by its name relative to the INBOX and checks that it
-// is a regular file; its size goes to `size` if given.
+// Opens message file `file` of the held directory `subdir` and checks that
+// it is a regular file; its size goes to `size` if given.
 tl::expected<UniqueFd, std::error_code>
-open_regular(int dir, const char* rel, std::uint64_t* size = nullptr) {
-    UniqueFd fd{::openat(dir, rel, k_open_message_flags)};
+open_regular(int subdir, const char* file, std::uint64_t* size = nullptr) {
+    if (subdir < 0) {
+        return tl::unexpected(last_error());
+    }
+    UniqueFd fd{::openat(subdir, file, k_open_message_flags)};
     if (!fd) {
         return tl::unexpected(last_error());
     }
@@ -232,8 +258,8 @@ ssize_t read_some(int fd, char* buffer, std::size_t size) {
 
 // The size of a message as sent with CRLF line ends (what LIST reports).
 tl::expected<std::uint64_t, std::error_code>
-count_wire_size(int dir, const char* rel, std::vector<char>& buffer) {
-    auto fd = open_regular(dir, rel);
+count_wire_size(int subdir, const char* file, std::vector<char>& buffer) {
+    auto fd = open_regular(subdir, file);
     if (!fd) {
         return tl::unexpected(fd.error());
     }
@@ -268,18 +294,31 @@ struct ScannedFile {
 
 } // namespace
 
-tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
+tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
+                                                     std::string path,
                                                      bool watch) {
     Maildir box;
     box.path_ = std::move(path);
-    box.dir_.reset(
-        ::open(box.path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    box.dir_ = std::move(inbox);
     if (!box.dir_) {
-        if (errno != ENOENT) {
-            return tl::unexpected(last_error());
-        }
         box.snapshot_ = pop3::core::share_snapshot(pop3::core::Snapshot{});
         return box;
+    }
+    struct stat st {};
+    if (::fstat(box.dir_.get(), &st) != 0) {
+        return tl::unexpected(last_error());
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return tl::unexpected(std::make_error_code(std::errc::not_a_directory));
+    }
+    // Opened now, as the mail user, and held: see the header. A missing one
+    // is empty until it appears (subdir_fd() tries again when needed).
+    for (auto [sub, held] : {std::pair{"new", &box.new_dir_},
+                             std::pair{"cur", &box.cur_dir_}}) {
+        held->reset(::openat(box.dir_.get(), sub, k_subdir_flags));
+        if (!*held && errno != ENOENT) {
+            return tl::unexpected(last_error());
+        }
     }
     if (watch) {
         box.watch_directories(); // before the scan: no change can slip by
@@ -302,19 +341,24 @@ tl::expected<Maildir, std::error_code> Maildir::open(std::string path,
 std::string Maildir::directory_stamp() const {
     // A directory changed within the coarse window before this scan may
     // change again with the same mtime: such a listing is not reusable.
-    if (new_inode_ == 0 || cur_inode_ == 0 ||
-        within_coarse_window(scanned_at_, new_mtime_) ||
-        within_coarse_window(scanned_at_, cur_mtime_)) {
+    if (new_stamp_.ino == 0 || cur_stamp_.ino == 0 ||
+        within_coarse_window(scanned_at_, new_stamp_.mtime) ||
+        within_coarse_window(scanned_at_, cur_stamp_.mtime)) {
         return std::string(MaildirIndex::k_no_stamp);
     }
+    // The ctime matters most (issue 11, 3.7): a backup restored over a live
+    // INBOX with its old mtimes once made a stale index look current and
+    // hid the messages delivered since.
     std::string stamp;
-    for (const auto& [inode, mtime] :
-         {std::pair{new_inode_, new_mtime_}, std::pair{cur_inode_, cur_mtime_}}) {
+    for (const DirStamp* dir : {&new_stamp_, &cur_stamp_}) {
         if (!stamp.empty()) {
-            stamp += '.';
+            stamp += ' ';
         }
-        stamp += std::to_string(inode) + '.' + std::to_string(mtime.tv_sec) +
-                 '.' + std::to_string(mtime.tv_nsec);
+        stamp += std::to_string(dir->dev) + '.' + std::to_string(dir->ino) +
+                 '.' + std::to_string(dir->mtime.tv_sec) + '.' +
+                 std::to_string(dir->mtime.tv_nsec) + '.' +
+                 std::to_string(dir->ctime.tv_sec) + '.' +
+                 std::to_string(dir->ctime.tv_nsec);
     }
     return stamp;
 }
@@ -324,8 +368,12 @@ bool Maildir::take_listing(MaildirIndex& index) {
     std::vector<std::uint64_t> file_sizes;
     pop3::core::Snapshot snapshot;
     const std::string_view content = index.content();
+    // Every narrowing below is proven, not hoped for: offsets by the cap on
+    // the index's size, name lengths by parse_entry's cap on them.
     static_assert(MaildirIndex::k_max_bytes <= UINT32_MAX,
                   "offsets into the index's text must fit a NameRef");
+    static_assert(MaildirIndex::k_max_name_octets <= UINT16_MAX,
+                  "index name lengths must fit a NameRef");
     const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
         const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
         names.push_back({static_cast<std::uint32_t>(offset),
@@ -404,7 +452,7 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
     bool fits = true;
     for (const char* sub : {"new", "cur"}) {
         const std::error_code ec = for_each_message_file(
-            dir_.get(), sub,
+            subdir_fd(sub),
             [&](int subdir, std::string_view file, const MaildirName& parsed,
                 const struct stat* st) {
                 std::optional<std::uint64_t> time = leading_time(parsed.base);
@@ -486,7 +534,10 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
             file_size = *parsed->size;
         } else {
             struct stat st {};
-            if (::fstatat(dir_.get(), rel.data(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            const int subdir = subdir_fd(rel);
+            if (subdir >= 0 &&
+                ::fstatat(subdir, rel.data() + k_subdir_prefix, &st,
+                          AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISREG(st.st_mode))
                 file_size = static_cast<std::uint64_t>(st.st_size);
         }
@@ -502,7 +553,8 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
             if (buffer.empty()) {
                 buffer.resize(k_read_chunk);
             }
-            auto counted = count_wire_size(dir_.get(), rel.data(), buffer);
+            auto counted = count_wire_size(subdir_fd(rel),
+                                           rel.data() + k_subdir_prefix, buffer);
             if (!counted) {
                 if (not_a_message(counted.error())) {
                     continue; // removed or replaced since readdir
@@ -535,18 +587,17 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
 
 std::error_code Maildir::record_directory_times() {
     scanned_at_ = now();
-    auto new_stat = subdir_stat(dir_.get(), "new");
-    if (!new_stat) {
-        return new_stat.error();
+    auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
+    if (!new_stamp) {
+        return new_stamp.error();
     }
-    auto cur_stat = subdir_stat(dir_.get(), "cur");
-    if (!cur_stat) {
-        return cur_stat.error();
+    auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
+    if (!cur_stamp) {
+        return cur_stamp.error();
     }
-    new_mtime_ = new_stat->st_mtim;
-    cur_mtime_ = cur_stat->st_mtim;
-    new_inode_ = new_stat->st_ino;
-    cur_inode_ = cur_stat->st_ino;
+    new_stamp_ = *new_stamp;
+    cur_stamp_ = *cur_stamp;
+    own_stamps_ = false;
     return {};
 }
 
@@ -575,15 +626,24 @@ void Maildir::watch_directories() {
     if (!fd) {
         return; // e.g. the per-user instance limit: use mtimes
     }
+    // The held directories themselves, by their /proc/self/fd links (the
+    // kernel resolves those to the open directory, not by path), so what
+    // is watched is what is read. IN_MOVE_SELF still reports new/ or cur/
+    // renamed away; we keep using the held one, and fall back to mtimes.
     constexpr std::uint32_t k_mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM |
                                      IN_MOVED_TO | IN_DELETE_SELF |
-                                     IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
-    const int new_watch =
-        ::inotify_add_watch(fd.get(), (path_ + "/new").c_str(), k_mask);
-    const int cur_watch =
-        ::inotify_add_watch(fd.get(), (path_ + "/cur").c_str(), k_mask);
-    if (new_watch < 0 || cur_watch < 0) {
+                                     IN_MOVE_SELF | IN_ONLYDIR;
+    if (!new_dir_ || !cur_dir_) {
         return; // a missing new/ or cur/ may appear later: use mtimes
+    }
+    const auto watch = [&](const UniqueFd& dir) {
+        const std::string link = "/proc/self/fd/" + std::to_string(dir.get());
+        return ::inotify_add_watch(fd.get(), link.c_str(), k_mask);
+    };
+    const int new_watch = watch(new_dir_);
+    const int cur_watch = watch(cur_dir_);
+    if (new_watch < 0 || cur_watch < 0) {
+        return; // no /proc (a chroot), or the watch limit: use mtimes
     }
     notify_ = std::move(fd);
     new_watch_ = new_watch;
@@ -651,16 +711,22 @@ void Maildir::refresh_into_pending(bool force) {
             return;
         }
     } else if (!force && !must_rescan_) {
-        auto new_time = subdir_mtime(dir_.get(), "new");
-        auto cur_time = subdir_mtime(dir_.get(), "cur");
-        if (!new_time || !cur_time) {
+        auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
+        auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
+        if (!new_stamp || !cur_stamp) {
             must_rescan_ = true;
             return; // cannot tell; report nothing rather than guess
         }
-        if (same_time(*new_time, new_mtime_) &&
-            same_time(*cur_time, cur_mtime_) &&
-            !within_coarse_window(scanned_at_, new_mtime_) &&
-            !within_coarse_window(scanned_at_, cur_mtime_)) {
+        const bool unchanged = same_stamp(*new_stamp, new_stamp_) &&
+                               same_stamp(*cur_stamp, cur_stamp_);
+        if (unchanged && !own_stamps_ &&
+            !within_coarse_window(scanned_at_, new_stamp_.mtime) &&
+            !within_coarse_window(scanned_at_, cur_stamp_.mtime)) {
+            return;
+        }
+        // Stamps our own renames made (see mark_seen): checked by one
+        // rescan once they are older than the coarse window, not before.
+        if (unchanged && own_stamps_ && within_coarse_window(now(), own_at_)) {
             return;
         }
     }
@@ -668,6 +734,7 @@ void Maildir::refresh_into_pending(bool force) {
         must_rescan_ = true;
         return;
     }
+    ++rescans_;
 
     // 0: not seen on disk, 1: seen under another name, 2: seen as named.
     std::vector<std::uint8_t> state(names_.size(), 0);
@@ -685,7 +752,7 @@ void Maildir::refresh_into_pending(bool force) {
             for (const char* sub : {"new", "cur"}) {
                 const std::string_view sub_view = sub;
                 const std::error_code ec = for_each_message_file(
-                    dir_.get(), sub,
+                    subdir_fd(sub),
                     [&](int, std::string_view file, const MaildirName& parsed,
                         const struct stat*) {
                         const auto it = by_base.find(parsed.base);
@@ -749,7 +816,7 @@ Maildir::open_message(std::size_t index, std::uint64_t* file_size) {
             return tl::unexpected(gone);
         }
         std::uint64_t size = 0;
-        auto fd = open_regular(dir_.get(), c_name(index), &size);
+        auto fd = open_regular(subdir_fd(name(index)), c_file(index), &size);
         if (fd && size != file_sizes_[index] && file_sizes_[index] != k_unknown_size) {
             // Changed in place since listed: the LIST size may be wrong, and
             // so may the index's; the next session counts afresh.
@@ -784,9 +851,19 @@ tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
             own_events_.push_back(from);
             own_events_.push_back(to);
         }
-        if (::renameat(dir_.get(), from.c_str(), dir_.get(), to.c_str()) ==
-            0) {
+        const int from_dir = subdir_fd(from);
+        const int to_dir = from_dir < 0 ? -1 : subdir_fd(to);
+        // Without notification: did anyone change new/ or cur/ since we
+        // last accounted for them? If not, the stamps right after our
+        // rename are ours (see claim_own_stamps).
+        const bool accounted = !notify_ && to_dir >= 0 && stamps_accounted_for();
+        if (to_dir >= 0 &&
+            ::renameat(from_dir, from.c_str() + k_subdir_prefix, to_dir,
+                       to.c_str() + k_subdir_prefix) == 0) {
             rename_to(index, to);
+            if (accounted) {
+                claim_own_stamps();
+            }
             return {};
         }
         const int error = errno;
@@ -805,7 +882,8 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     std::vector<std::size_t> retry;
     // Returns errno of unlinkat, or 0 after removing the message.
     auto unlink_one = [&](std::size_t i) {
-        if (::unlinkat(dir_.get(), c_name(i), 0) != 0) {
+        const int subdir = subdir_fd(name(i));
+        if (subdir < 0 || ::unlinkat(subdir, c_file(i), 0) != 0) {
             return errno;
         }
         forget(i);
@@ -838,6 +916,39 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
         }
     }
     return counts;
+}
+
+bool Maildir::stamps_accounted_for() {
+    if (must_rescan_) {
+        return false;
+    }
+    auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
+    auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
+    return new_stamp && cur_stamp && same_stamp(*new_stamp, new_stamp_) &&
+           same_stamp(*cur_stamp, cur_stamp_);
+}
+
+void Maildir::claim_own_stamps() {
+    auto new_stamp = subdir_stamp<DirStamp>(subdir_fd("new"));
+    auto cur_stamp = subdir_stamp<DirStamp>(subdir_fd("cur"));
+    if (!new_stamp || !cur_stamp) {
+        return; // the next refresh rescans, as it would have anyway
+    }
+    new_stamp_ = *new_stamp;
+    cur_stamp_ = *cur_stamp;
+    own_stamps_ = true;
+    own_at_ = now();
+}
+
+int Maildir::subdir_fd(std::string_view rel) {
+    UniqueFd& held = rel.substr(0, 3) == "new" ? new_dir_ : cur_dir_;
+    if (!held && dir_) {
+        held.reset(::openat(dir_.get(), rel.substr(0, 3) == "new" ? "new" : "cur",
+                            k_subdir_flags));
+    } else if (!dir_) {
+        errno = ENOENT;
+    }
+    return held.get();
 }
 
 std::string_view Maildir::path_of(std::size_t index) const {

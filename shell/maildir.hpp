@@ -40,13 +40,21 @@ class MaildirIndex;
 // name. Per message it keeps only its current relative file name.
 class Maildir {
 public:
-    // Scans <path>/new and <path>/cur (never tmp/). A missing INBOX is an
-    // empty mailbox (0 messages; the caller may log it). Other errors
-    // (EACCES, ENOTDIR, an unreadable message file...) are returned.
-    // `watch` = false disables change notification (inotify) and leaves
-    // the directory-mtime rule alone; for tests of that rule.
+    // Takes the INBOX directory `inbox` (become_mail_user() opens it
+    // without following symlinks; any descriptor of the directory will do,
+    // O_PATH included) and scans its new/ and cur/ (never tmp/). `path` is
+    // the INBOX's name, for logs only: nothing is looked up by it. An
+    // invalid `inbox` is a missing INBOX: an empty mailbox (0 messages; the
+    // caller may log it). new/ and cur/ are opened here, once, with
+    // O_NOFOLLOW | O_DIRECTORY and held for the session: every later scan,
+    // open, rename and unlink is relative to them, so swapping new/ or
+    // cur/ for a symlink after login (issue 11, 3.2) points the session
+    // nowhere else. Errors (EACCES, ENOTDIR also for a symlinked new/ or
+    // cur/, an unreadable message file...) are returned. `watch` = false
+    // disables change notification (inotify) and leaves the
+    // directory-mtime rule alone; for tests of that rule.
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
-    open(std::string path, bool watch = true);
+    open(UniqueFd inbox, std::string path, bool watch = true);
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
@@ -55,6 +63,9 @@ public:
     [[nodiscard]] std::size_t size() const { return names_.size(); }
     // True when the listing came from the index without a scan (tests).
     [[nodiscard]] bool listed_from_index() const { return from_index_; }
+    // How many times refresh() or a retry read the directories since
+    // open() (tests: a rescan costs O(N), so tests count them).
+    [[nodiscard]] std::size_t rescans() const { return rescans_; }
 
     // Cheap check for changes made by others; returns the indices of
     // snapshot messages that disappeared from the store, each reported once
@@ -95,7 +106,7 @@ public:
     // message is gone or removed. For logs and tests.
     [[nodiscard]] std::string_view path_of(std::size_t index) const;
 
-    // The INBOX directory given to open().
+    // The INBOX's name given to open(), for logs.
     [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
@@ -105,6 +116,11 @@ private:
     // newly vanished indices to pending_vanished_.
     void refresh_into_pending(bool force);
     [[nodiscard]] std::error_code record_directory_times();
+    // Without change notification (see maildir.cpp): whether new/ and cur/
+    // still carry the stamps last recorded, and, after our own rename,
+    // taking their new stamps as ours.
+    [[nodiscard]] bool stamps_accounted_for();
+    void claim_own_stamps();
     // Change notification (see maildir.cpp): watches new/ and cur/ where
     // the file system is local; true when events other than our own
     // renames arrived (or may have been lost), so a rescan is needed.
@@ -118,8 +134,9 @@ private:
     // Takes the listing of an index whose stamp matches; false (nothing
     // taken) if any entry is malformed.
     [[nodiscard]] bool take_listing(MaildirIndex& index);
-    // "<new/ inode>.<mtime s>.<ns>.<cur/ inode>.<mtime s>.<ns>" when both
-    // mtimes are old enough to be exact (see maildir.cpp), else "-".
+    // "<dev>.<inode>.<mtime s>.<ns>.<ctime s>.<ns>" of new/, a blank, and
+    // the same of cur/, when both mtimes are old enough to be exact (see
+    // maildir.cpp), else "-".
     [[nodiscard]] std::string directory_stamp() const;
 
     // Names relative to the INBOX ("cur/X:2,S"), NUL-terminated, back to
@@ -145,8 +162,19 @@ private:
     // Appends "rel\0" to the arena; false when the arena would pass 4 GiB.
     [[nodiscard]] bool append_name(std::string_view rel, NameRef& ref);
 
+    // The held descriptor of new/ (rel starting "new/") or cur/, opened on
+    // first need when it did not exist at open(); -1 (errno set) when it
+    // still does not or cannot be opened.
+    [[nodiscard]] int subdir_fd(std::string_view rel);
+    // The file part of the relative name of message `index`, NUL-terminated.
+    [[nodiscard]] const char* c_file(std::size_t index) const {
+        return c_name(index) + 4;
+    }
+
     std::string path_;
-    UniqueFd dir_; // the INBOX directory; invalid when it did not exist
+    UniqueFd dir_;     // the INBOX directory; invalid when it did not exist
+    UniqueFd new_dir_; // INBOX/new, opened without following symlinks
+    UniqueFd cur_dir_; // INBOX/cur, likewise
     pop3::core::MailboxSnapshot snapshot_;
     std::string arena_;
     std::vector<NameRef> names_;            // parallel to *snapshot_
@@ -157,12 +185,25 @@ private:
     std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).
-    timespec new_mtime_{};
-    timespec cur_mtime_{};
-    ino_t new_inode_ = 0;
-    ino_t cur_inode_ = 0;
+    // What identifies a state of a directory's entries: any change to them
+    // moves the mtime and the ctime; utimensat(2) (tar, rsync -a and cp -a
+    // restoring a backup) can put the mtime back but never the ctime; the
+    // device and inode tell a directory replaced by another one.
+    struct DirStamp {
+        dev_t dev = 0;
+        ino_t ino = 0; // 0: the directory did not exist
+        timespec mtime{};
+        timespec ctime{};
+    };
+    DirStamp new_stamp_;
+    DirStamp cur_stamp_;
     timespec scanned_at_{};
+    // The stamps were taken right after our own Seen rename (at own_at_,
+    // by our clock), not by a scan.
+    bool own_stamps_ = false;
+    timespec own_at_{};
     bool must_rescan_ = false;
+    std::size_t rescans_ = 0;
     UniqueFd notify_; // inotify; invalid when not usable (mtimes only)
     int new_watch_ = -1;
     int cur_watch_ = -1;

@@ -13,7 +13,9 @@
 namespace pop3::shell {
 namespace {
 
-constexpr std::string_view k_magic = "pop3d-index 2 ";
+// Version 3 added the directories' device and ctime to the stamp (issue 11,
+// 3.7); older indexes are ignored, so the first session rebuilds them.
+constexpr std::string_view k_magic = "pop3d-index 3 ";
 constexpr std::size_t k_subdir_prefix = 4; // "new/" or "cur/"
 
 std::optional<std::uint64_t> number(std::string_view text) {
@@ -39,7 +41,7 @@ bool write_all(int fd, std::string_view data) {
 } // namespace
 
 bool MaildirIndex::storable(std::string_view rel) {
-    if (rel.empty()) return false;
+    if (rel.empty() || rel.size() > k_max_name_octets) return false;
     for (char c : rel)
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return false;
     return true;
@@ -52,6 +54,7 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
     if (s1 == std::string_view::npos) return std::nullopt;
     IndexEntry entry;
     entry.rel = line.substr(0, s1);
+    if (entry.rel.size() > k_max_name_octets) return std::nullopt;
     const auto sub = entry.rel.substr(0, k_subdir_prefix);
     if ((sub != "new/" && sub != "cur/") || !storable(entry.rel)) return std::nullopt;
     const auto parsed = pop3::core::parse_maildir_name(entry.rel.substr(k_subdir_prefix));

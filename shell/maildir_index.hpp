@@ -41,6 +41,11 @@ public:
     static constexpr std::size_t k_max_bytes = 256u * 1024u * 1024u;
     // A stamp for "the listing cannot be trusted, sizes only".
     static constexpr std::string_view k_no_stamp = "-";
+    // The longest name an entry may hold: "new/" or "cur/" and one file
+    // name of at most NAME_MAX (255) octets, all a scan can find. Longer
+    // ones make the index invalid (issue 11, 3.6: a forged 65,536-octet
+    // name once overflowed a 16-bit length and aborted pop3d).
+    static constexpr std::size_t k_max_name_octets = 4 + 255;
 
     // Reads the index of the INBOX open as `dir_fd`; a missing, unreadable,
     // oversized or foreign file gives an empty index.
@@ -76,7 +81,8 @@ public:
 
     // An entry line as parsed; nullopt for anything a scan could not write.
     [[nodiscard]] static std::optional<IndexEntry> parse_entry(std::string_view line);
-    // True for names the index can hold (no blanks or control bytes).
+    // True for names the index can hold (no blanks or control bytes, at
+    // most k_max_name_octets).
     [[nodiscard]] static bool storable(std::string_view rel);
 
     // The text of an index: header(stamp) then entry() per message.

@@ -1,15 +1,19 @@
-// Dropping root for good (setgroups, setresgid, setresuid) and checking it.
-// The order matters: groups and gid can only be changed while still root,
-// so they go first, and uid last.
+// Reaching the INBOX without symlinks, choosing the mail user, and dropping
+// root for good (setgroups, setresgid, setresuid) and checking it. The
+// order matters: groups and gid can only be changed while still root, so
+// they go first, and uid last.
 #include "privileges.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace pop3::shell {
 namespace {
@@ -18,35 +22,85 @@ std::string errno_text(const char* call) {
     return std::string(call) + ": " + std::strerror(errno);
 }
 
-std::string parent_of(const std::string& path) {
-    auto slash = path.find_last_of('/');
-    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
 } // namespace
 
-tl::expected<MailIdentity, std::error_code>
-mail_identity(const std::optional<pop3::core::PasswdEntry>& entry,
-              const std::string& mailbox_dir) {
-    MailIdentity who;
-    const bool has_uid = entry && entry->uid;
-    const bool has_gid = entry && entry->gid;
-    if (has_uid) who.uid = static_cast<uid_t>(*entry->uid);
-    if (has_gid) who.gid = static_cast<gid_t>(*entry->gid);
-    if (has_uid && has_gid) return who;
-    // domain/user/INBOX, else domain/user, else domain: the nearest that
-    // exists (a store owned by one virtual-mail user has it at every level).
-    struct stat st {};
-    std::string dir = mailbox_dir;
-    for (int level = 0;; ++level) {
-        if (::lstat(dir.c_str(), &st) == 0) break;
-        if (errno != ENOENT || level == 2 || dir.find('/') == std::string::npos)
-            return tl::unexpected(std::error_code(errno, std::system_category()));
-        dir = parent_of(dir);
+std::optional<gid_t> primary_group(uid_t uid) {
+    // The size sysconf suggests, doubled on ERANGE up to 1 MiB: an entry
+    // with a huge gecos field must not make the lookup loop forever.
+    const long suggested = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested)
+                                           : std::size_t{16384});
+    for (;;) {
+        passwd entry{};
+        passwd* found = nullptr;
+        const int error =
+            ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+        if (error == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
+            buffer.resize(buffer.size() * 2);
+            continue;
+        }
+        if (error != 0 || found == nullptr) return std::nullopt;
+        return found->pw_gid;
     }
-    if (!has_uid) who.uid = st.st_uid;
-    if (!has_gid) who.gid = st.st_gid;
+}
+
+tl::expected<MailIdentity, std::string>
+choose_identity(const std::optional<pop3::core::PasswdEntry>& entry,
+                uid_t owner,
+                const std::function<std::optional<gid_t>(uid_t)>& group_of) {
+    MailIdentity who;
+    who.uid = entry && entry->uid ? static_cast<uid_t>(*entry->uid) : owner;
+    if (entry && entry->gid) {
+        who.gid = static_cast<gid_t>(*entry->gid);
+        return who;
+    }
+    const auto group = group_of(who.uid);
+    if (!group)
+        return tl::unexpected(
+            "uid " + std::to_string(who.uid) +
+            " has no entry in the system user database and the passwd-file "
+            "gives no gid; set the gid field of the passwd-file entry");
+    who.gid = *group;
     return who;
+}
+
+tl::expected<MailboxDir, std::string>
+open_mailbox_dir(int root, std::string_view domain, std::string_view user) {
+    MailboxDir found;
+    const std::string parts[] = {std::string(domain), std::string(user), "INBOX"};
+    std::string path;
+    UniqueFd parent;
+    for (const std::string& part : parts) {
+        // The core admits no such login part; refuse rather than trust it.
+        if (part.empty() || part == "." || part == ".." ||
+            part.find('/') != std::string::npos)
+            return tl::unexpected("invalid mailbox path component \"" + part + "\"");
+        path += path.empty() ? part : "/" + part;
+        const int at = parent ? parent.get() : root;
+        // O_PATH: only a base for the next lookup (no read permission
+        // needed, as for the path before); O_NOFOLLOW with O_DIRECTORY
+        // fails on a symlink instead of following it.
+        UniqueFd next{::openat(at, part.c_str(),
+                               O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+        if (!next) {
+            const int error = errno;
+            struct stat st {};
+            if (error == ENOENT) return found; // an empty mailbox
+            if (::fstatat(at, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode))
+                return tl::unexpected(path + " is a symlink; pop3d follows none "
+                                             "in the mailstore");
+            return tl::unexpected("cannot open " + path + ": " + std::strerror(error));
+        }
+        struct stat st {};
+        if (::fstat(next.get(), &st) != 0)
+            return tl::unexpected("cannot stat " + path + ": " + std::strerror(errno));
+        found.owner = st.st_uid;
+        found.owner_known = true;
+        parent = std::move(next);
+    }
+    found.inbox = std::move(parent);
+    return found;
 }
 
 bool running_as_root() { return ::geteuid() == 0; }
@@ -59,8 +113,8 @@ tl::expected<void, std::string> become(MailIdentity who) {
     // setres[ug]id and would leave root in place.
     if (who.gid == 0)
         return tl::unexpected(std::string("refusing to serve mail as gid 0 (root's group); "
-                                          "give the mailbox a non-root group or set the "
-                                          "passwd-file gid"));
+                                          "set a non-root gid in the passwd-file or give "
+                                          "the mail user a non-root primary group"));
     if (who.uid == static_cast<uid_t>(-1) || who.gid == static_cast<gid_t>(-1))
         return tl::unexpected(std::string("refusing uid or gid 4294967295"));
     if (::setgroups(0, nullptr) != 0) return tl::unexpected(errno_text("setgroups"));
@@ -85,17 +139,31 @@ tl::expected<void, std::string> become(MailIdentity who) {
     return {};
 }
 
-tl::expected<std::optional<MailIdentity>, std::string>
+tl::expected<MailAccess, std::string>
 become_mail_user(const std::optional<pop3::core::PasswdEntry>& entry,
-                 const std::string& mailbox_dir) {
-    if (!running_as_root()) return std::nullopt;
-    auto who = mail_identity(entry, mailbox_dir);
-    if (!who)
-        return tl::unexpected("cannot find the owner of " + mailbox_dir + ": " +
-                              who.error().message());
-    auto done = become(*who);
+                 std::string_view domain, std::string_view user) {
+    MailAccess access;
+    access.path = std::string(domain) + "/" + std::string(user) + "/INBOX";
+    auto dir = open_mailbox_dir(AT_FDCWD, domain, user);
+    if (!dir) return tl::unexpected(dir.error());
+    access.inbox = std::move(dir->inbox);
+    if (!running_as_root()) return access;
+    MailIdentity who;
+    if (entry && entry->uid && entry->gid) {
+        who = {static_cast<uid_t>(*entry->uid), static_cast<gid_t>(*entry->gid)};
+    } else if (!dir->owner_known && !(entry && entry->uid)) {
+        // Neither domain/ nor anything below it exists to own the mailbox.
+        return tl::unexpected("cannot find the owner of " + access.path +
+                              ": " + std::strerror(ENOENT));
+    } else {
+        auto chosen = choose_identity(entry, dir->owner, primary_group);
+        if (!chosen) return tl::unexpected(chosen.error());
+        who = *chosen;
+    }
+    auto done = become(who);
     if (!done) return tl::unexpected(done.error());
-    return std::optional<MailIdentity>(*who);
+    access.identity = who;
+    return access;
 }
 
 } // namespace pop3::shell

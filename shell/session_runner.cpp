@@ -196,30 +196,34 @@ void SessionRunner::open_mailbox(const std::string& login) {
     if (at == std::string::npos) { // never from the core; refuse, do not guess
         feed(core::Event{core::MailboxFailed{core::RespCode::sys_perm,
                                              "this mailbox cannot be served"}});
+        closing_ = true;
         return;
     }
-    std::string path = login.substr(at + 1) + "/" +
-                       login.substr(0, at) + "/INBOX";
-    // Least privilege (docs/design.md): as root, become the mail user
-    // before the mailbox is touched; never serve mail as root.
+    const std::string domain = login.substr(at + 1);
+    const std::string user = login.substr(0, at);
+    // Least privilege (docs/design.md): as root, open the INBOX without
+    // following symlinks and become the mail user before the mailbox is
+    // read; never serve mail as root.
     pop3::core::PasswdEntry entry;
     entry.user = login;
     entry.uid = ids_.uid;
     entry.gid = ids_.gid;
-    auto who = become_mail_user(entry, path);
-    if (!who) {
-        log_.line("refusing mailbox " + path + ": " + who.error());
+    auto access = become_mail_user(entry, domain, user);
+    if (!access) {
+        log_.line("refusing mailbox " + domain + "/" + user + "/INBOX: " +
+                  access.error());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_perm,
             "this mailbox cannot be served; ask the administrator"}});
         closing_ = true;
         return;
     }
-    if (*who)
+    const std::string path = access->path;
+    if (access->identity)
         log_.line("serving " + path + " as uid " +
-                  std::to_string((*who)->uid) + " gid " +
-                  std::to_string((*who)->gid));
-    auto box = Maildir::open(path);
+                  std::to_string(access->identity->uid) + " gid " +
+                  std::to_string(access->identity->gid));
+    auto box = Maildir::open(std::move(access->inbox), path);
     if (!box) {
         log_.line("cannot open mailbox " + path + ": " +
                   box.error().message());

@@ -105,6 +105,36 @@ class Store(unittest.TestCase):
         # replaced message 1 was not followed by anything.
         self.assertTrue(os.path.exists(SHADOW))
 
+    def test_new_and_cur_swapped_for_symlinks_after_login_are_not_followed(self):
+        # Issue 11, 3.2: between the scan and RETR, new/ is renamed away and
+        # a symlink to a directory holding a file of the same name put in
+        # its place. pop3d keeps the new/ and cur/ it opened at login and
+        # opens, renames and unlinks only relative to them.
+        name = self.store.deliver(ALICE, "Subject: mine\n\nmine\n")
+        kept = self.store.deliver(ALICE, "Subject: kept\n\nkept\n", folder="cur",
+                                  info="")
+        c = self.logged_in()
+        outside = os.path.join(self.store.root, "outside")
+        for sub in ("new", "cur"):
+            os.makedirs(os.path.join(outside, sub))
+            os.rename(self.path(sub), self.path(sub + ".moved"))
+            os.symlink(os.path.join(outside, sub), self.path(sub))
+        for rel in (name, kept):
+            with open(os.path.join(outside, rel), "w") as f:
+                f.write("Subject: not yours\n\nsecret\n")
+        self.assertTrue(c.cmd("RETR 1").startswith("+OK"))
+        self.assertEqual(c.read_body_bytes(), b"Subject: mine\r\n\r\nmine\r\n")
+        self.assertTrue(c.cmd("DELE 2").startswith("+OK"))
+        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        c.proc.wait(timeout=TIMEOUT)
+        # Marked seen and removed in the directories opened at login; the
+        # files behind the symlinks untouched.
+        base = os.path.basename(name)
+        self.assertEqual(os.listdir(self.path("cur.moved")), [base + ":2,S"])
+        self.assertEqual(sorted(os.listdir(os.path.join(outside, "new"))), [base])
+        self.assertEqual(sorted(os.listdir(os.path.join(outside, "cur"))),
+                         [os.path.basename(kept)])
+
     def test_messages_vanishing_or_renamed_between_steps(self):
         names = [self.store.deliver(ALICE, f"Subject: {i}\n\nbody {i}\n")
                  for i in range(5)]
@@ -170,7 +200,6 @@ class Store(unittest.TestCase):
             self.assertTrue(c.readline().startswith("+OK"))
         self.assertTrue(c.cmd("QUIT").startswith("+OK"))
         took = time.monotonic() - start
-        hwm = vm_hwm_kib(c.proc.pid) if c.proc.poll() is None else None
         c.proc.wait(timeout=TIMEOUT)
         self.assertEqual(len(os.listdir(new)) + len(os.listdir(self.path("cur"))),
                          n - 100)

@@ -1,6 +1,7 @@
 """Least privilege (issue 7): started as root, pop3d authenticates as root,
-then becomes the mail user — the passwd-file's uid/gid, else the owner of the
-mailbox directory — with no supplementary groups, before it opens the
+then becomes the mail user — the passwd-file's uid, else the owner of the
+mailbox directory, and the passwd-file's gid, else that uid's primary group
+(never the directory's group) — with no supplementary groups, before it opens the
 mailbox; it never serves mail as uid 0. These tests must run as root (CI
 does); as anyone else they fail, since nothing here could be checked."""
 import os
@@ -98,18 +99,68 @@ class Privileges(StoreTestCase):
         self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
         self.assertIn("refusing to serve mail as uid 0", self.stderr_of(c))
 
-    def test_root_group_is_never_used(self):
-        # A mailbox made by root and chowned to the user keeps group root:
-        # serving it as gid 0 would open root-group files; it is refused.
+    def test_the_directory_group_is_never_used(self):
+        # Issue 11, 3.1: in a setgid domain directory every new INBOX
+        # inherits the domain's group, which its user need not be in. Without
+        # a passwd-file gid, pop3d serves as the uid's primary group from
+        # the system user database, never as the directory's group.
         self.store.add_user(ALICE, "pw")
         self.store.deliver(ALICE, "Subject: x\n\nx\n")
         inbox = self.store.inbox(ALICE)
-        uid = os.stat(inbox).st_uid
-        os.chown(inbox, uid, 0)
+        nogroup = 65534
+        self.assertNotEqual(self.gid, nogroup)
+        domain = os.path.dirname(os.path.dirname(inbox))
+        for d in (domain, os.path.dirname(inbox), inbox,
+                  *(os.path.join(inbox, s) for s in ("new", "cur", "tmp"))):
+            os.chown(d, self.uid, nogroup)
+        os.chmod(domain, 0o2775)
+        c = self.session()
+        c.login(ALICE, "pw")
+        uids, gids, groups = proc_ids(c.proc.pid)
+        self.assertEqual(uids, [self.uid] * 4)
+        self.assertEqual(gids, [self.gid] * 4)
+        self.assertEqual(groups, [])
+        self.assertTrue(c.cmd("STAT").startswith("+OK 1 "))
+        self.assertIn(f"as uid {self.uid} gid {self.gid}", self.stderr_of(c))
+
+    def test_a_root_group_inbox_is_served_as_the_users_primary_group(self):
+        # A mailbox made by root and chowned to the user keeps group root;
+        # its group is not used, so it is served, but never as gid 0.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        os.chown(inbox, self.uid, 0)
+        c = self.session()
+        c.login(ALICE, "pw")
+        self.assertEqual(proc_ids(c.proc.pid)[1], [self.gid] * 4)
+        self.assertIn(f"as uid {self.uid} gid {self.gid}", self.stderr_of(c))
+
+    def test_gid_zero_in_the_passwd_file_is_refused(self):
+        with open(self.store.passwd, "a") as f:
+            f.write(f"{ALICE}:{{PLAIN}}pw:{self.uid}:0::::\n")
+        self.store.inbox(ALICE)
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
         c = self.session()
         c.cmd(f"USER {ALICE}")
         self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
         self.assertIn("refusing to serve mail as gid 0", self.stderr_of(c))
+
+    def test_an_owner_unknown_to_the_system_without_a_gid_is_refused(self):
+        import pwd
+        stranger = 54321
+        with self.assertRaises(KeyError):
+            pwd.getpwuid(stranger)
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        os.chown(inbox, stranger, 65534)
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        self.assertTrue(c.closed())
+        self.assertIn(f"uid {stranger} has no entry in the system user database",
+                      self.stderr_of(c))
 
     def test_symlinked_cur_is_not_followed(self):
         # cur/ pointing outside the mailbox must not expose what it points to.
@@ -127,14 +178,13 @@ class Privileges(StoreTestCase):
         self.assertTrue(reply.startswith("-ERR"), reply)
         self.assertIn("cannot open mailbox", self.stderr_of(c))
 
-    def test_an_inbox_symlinked_elsewhere_is_judged_by_the_link_owner(self):
-        # bob's INBOX is a symlink (made by bob) to alice's: pop3d takes the
-        # link's owner (bob), so bob's session cannot act as alice.
+    def test_an_inbox_symlinked_elsewhere_is_refused(self):
+        # bob's INBOX is a symlink (made by bob) to alice's: pop3d follows
+        # no symlink in the mailstore, so it never opens alice's INBOX.
         bob_uid = 65534
         self.store.add_user(ALICE, "pw")
         self.store.deliver(ALICE, "Subject: alice's mail\n\nx\n")
         alice_inbox = self.store.inbox(ALICE)
-        os.chmod(alice_inbox, 0o700)
         bob_dir = os.path.join(self.store.personal, "example.org", "bob")
         os.makedirs(bob_dir)
         os.chown(bob_dir, bob_uid, 65534)
@@ -145,8 +195,64 @@ class Privileges(StoreTestCase):
         c = self.session()
         c.cmd("USER bob@example.org")
         reply = c.cmd("PASS pw")
-        self.assertFalse(reply.startswith("+OK"), reply)
-        self.assertIn(f"as uid {bob_uid}", self.stderr_of(c))
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        log = self.stderr_of(c)
+        self.assertIn("example.org/bob/INBOX is a symlink", log)
+        self.assertNotIn("as uid", log)
+
+    def test_a_symlinked_user_directory_cannot_choose_who_pop3d_becomes(self):
+        # Issue 11, 3.2: the owner of hosted.example (here nobody) points
+        # hosted.example/postmaster at alice's directory and logs in as
+        # postmaster. pop3d once took the owner of the path through the
+        # symlink, became alice's owner and served alice's mail.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: alice's secret\n\nsecret\n")
+        alice_dir = os.path.dirname(self.store.inbox(ALICE))
+        hosted = os.path.join(self.store.personal, "hosted.example")
+        os.mkdir(hosted)
+        os.chown(hosted, 65534, 65534)
+        link = os.path.join(hosted, "postmaster")
+        os.symlink(os.path.relpath(alice_dir, hosted), link)
+        os.lchown(link, 65534, 65534)
+        with open(self.store.passwd, "a") as f:
+            f.write("postmaster@hosted.example:{PLAIN}pw::::::\n")
+        c = self.session()
+        c.cmd("USER postmaster@hosted.example")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/PERM]"), reply)
+        self.assertTrue(c.closed())
+        log = self.stderr_of(c)
+        self.assertIn("hosted.example/postmaster is a symlink", log)
+        self.assertNotIn("as uid", log)
+        self.assertNotIn("message(s)", log)
+
+    def test_a_symlinked_domain_is_refused(self):
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        os.symlink("example.org", os.path.join(self.store.personal, "alias.example"))
+        with open(self.store.passwd, "a") as f:
+            f.write("alice@alias.example:{PLAIN}pw::::::\n")
+        c = self.session()
+        c.cmd("USER alice@alias.example")
+        self.assertTrue(c.cmd("PASS pw").startswith("-ERR [SYS/PERM]"))
+        self.assertIn("alias.example is a symlink", self.stderr_of(c))
+
+    def test_the_inbox_opened_as_root_is_still_judged_as_the_mail_user(self):
+        # pop3d opens domain/user/INBOX as root and keeps the descriptor,
+        # but new/ and cur/ are opened after the switch, as the mail user:
+        # a mail user who may not search new/ is not served from it.
+        self.store.add_user(ALICE, "pw")
+        self.store.deliver(ALICE, "Subject: x\n\nx\n")
+        inbox = self.store.inbox(ALICE)
+        os.chown(os.path.join(inbox, "new"), 0, 0)
+        os.chmod(os.path.join(inbox, "new"), 0o700)
+        c = self.session()
+        c.cmd(f"USER {ALICE}")
+        reply = c.cmd("PASS pw")
+        self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+        log = self.stderr_of(c)
+        self.assertIn(f"as uid {self.uid}", log)
+        self.assertIn("Permission denied", log)
 
     def test_unprivileged_pop3d_simply_runs_as_itself(self):
         self.store.add_user(ALICE, "pw")

@@ -12,10 +12,12 @@
 #include <fstream>
 
 #include "maildir.hpp"
+#include "open_maildir.hpp"
 #include "maildir_index.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::testing::open_maildir;
 
 namespace {
 
@@ -46,7 +48,7 @@ struct Inbox {
             REQUIRE(::utimensat(AT_FDCWD, (root / sub).c_str(), times, 0) == 0);
     }
     std::vector<std::uint64_t> sizes() const {
-        auto box = Maildir::open(root.string(), false);
+        auto box = open_maildir(root.string(), false);
         REQUIRE(box);
         std::vector<std::uint64_t> out;
         for (const auto& m : *box->snapshot()) out.push_back(m.size);
@@ -62,7 +64,7 @@ TEST_CASE("sizes counted once are served from the cache while files are unchange
     inbox.write("cur/100.M1.h:2,S", "a\nb\n");      // 6 octets as CRLF
     inbox.write("new/101.M2.h,S=4", "c\r\nd");     // S= in the name: no stat; 6 as sent
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
     // Same length, different line ends: only a cache hit can still say 6.
     inbox.write("cur/100.M1.h:2,S", "ab\r\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
@@ -80,16 +82,18 @@ TEST_CASE("a file whose size changed is counted again", "[shell][index]") {
 TEST_CASE("a corrupt or foreign cache is ignored", "[shell][index]") {
     Inbox inbox;
     inbox.write("cur/100.M1.h", "a\nb\n");
-    for (const char* junk : {"garbage", "pop3d-index 2 -\ncur/100.M1.h 4 999999", // torn line
-                             "pop3d-index 2 -\ncur/100.M1.h x 1\n",
+    for (const char* junk : {"garbage", "pop3d-index 3 -\ncur/100.M1.h 4 999999", // torn line
+                             "pop3d-index 3 -\ncur/100.M1.h x 1\n",
                              "pop3d-index 1 -\ncur/100.M1.h 4 1\n",
-                             "pop3d-index 2 -\n100.M1.h 4 1\n"}) {
+                             "pop3d-index 2 -\ncur/100.M1.h 4 1\n", // before ctimes
+
+                             "pop3d-index 3 -\n100.M1.h 4 1\n"}) {
         inbox.write("pop3d-index", junk);
         CHECK(inbox.sizes() == std::vector<std::uint64_t>{6});
     }
     // A cache that lies about a file of the right size is believed: it is
     // the mailbox owner's own file (see docs/performance.md).
-    inbox.write("pop3d-index", "pop3d-index 2 -\ncur/100.M1.h 4 7\n");
+    inbox.write("pop3d-index", "pop3d-index 3 -\ncur/100.M1.h 4 7\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{7});
 }
 
@@ -118,12 +122,12 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     inbox.write("cur/100.M1.h:2,S", "a\nb\n");
     inbox.write("new/101.M2.h,S=4", "c\r\nd");
     inbox.age();
-    auto first = Maildir::open(inbox.root.string(), false);
+    auto first = open_maildir(inbox.root.string(), false);
     REQUIRE(first);
     CHECK_FALSE(first->listed_from_index());
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == std::string::npos);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == std::string::npos);
 
-    auto second = Maildir::open(inbox.root.string(), false);
+    auto second = open_maildir(inbox.root.string(), false);
     REQUIRE(second);
     CHECK(second->listed_from_index());
     CHECK(second->path_of(0) == "cur/100.M1.h:2,S");
@@ -137,7 +141,7 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     CHECK_FALSE(fs::exists(inbox.root / "cur/100.M1.h:2,S"));
 
     // Those changes moved cur/'s mtime: the next session scans.
-    auto third = Maildir::open(inbox.root.string(), false);
+    auto third = open_maildir(inbox.root.string(), false);
     REQUIRE(third);
     CHECK_FALSE(third->listed_from_index());
     CHECK(third->size() == 1);
@@ -148,15 +152,37 @@ TEST_CASE("the listing is trusted exactly as far as the directory stamps", "[she
     inbox.write("cur/100.M1.h", "a\n");
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
-    // A file slipped in with cur/'s mtime put back is not seen: proof that
-    // the listing, not a scan, answered (no writer does this; a delivery
-    // or rename always moves the mtime).
-    inbox.write("cur/200.M2.h", "b\n");
-    inbox.age();
-    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3});
+    auto unchanged = open_maildir(inbox.root.string(), false);
+    REQUIRE(unchanged);
+    CHECK(unchanged->listed_from_index());
     // Any real change is seen: the mtime moves.
     inbox.write("new/300.M3.h", "cc\n");
-    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3, 3, 4});
+    CHECK(inbox.sizes() == std::vector<std::uint64_t>{3, 4});
+}
+
+TEST_CASE("a stale index is not trusted when old directory mtimes are put back",
+          "[shell][index]") {
+    // Issue 11, 3.7: restoring a backup over a live INBOX (tar, rsync -a,
+    // cp -a) puts the directories' old mtimes back; a message delivered
+    // since must not stay hidden behind the old listing. utimensat(2) here
+    // is that restore: it cannot set the ctime back.
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    inbox.write("cur/200.M2.h", "b\n"); // delivered after the index was written
+    inbox.age();                         // the restore puts the mtimes back
+    auto box = open_maildir(inbox.root.string(), false);
+    REQUIRE(box);
+    CHECK_FALSE(box->listed_from_index());
+    CHECK(box->size() == 2);
+    // The stamp names both directories' device, inode, mtime and ctime.
+    const std::string index = inbox.read("pop3d-index");
+    struct stat cur {};
+    REQUIRE(::stat((inbox.root / "cur").c_str(), &cur) == 0);
+    CHECK(index.find(" " + std::to_string(cur.st_dev) + "." + std::to_string(cur.st_ino) +
+                     ".1700000000.0." + std::to_string(cur.st_ctim.tv_sec) + "." +
+                     std::to_string(cur.st_ctim.tv_nsec) + "\n") != std::string::npos);
 }
 
 TEST_CASE("a forged index cannot name files outside new/ and cur/", "[shell][index]") {
@@ -171,7 +197,7 @@ TEST_CASE("a forged index cannot name files outside new/ and cur/", "[shell][ind
                              "cur/.hidden 1 3\n", "../../etc/passwd 1 3\n",
                              "cur/100.M1.h 2\n"}) {
         inbox.write("pop3d-index", header + line);
-        auto box = Maildir::open(inbox.root.string(), false);
+        auto box = open_maildir(inbox.root.string(), false);
         REQUIRE(box);
         CHECK_FALSE(box->listed_from_index());
         CHECK(box->path_of(0) == "cur/100.M1.h");
@@ -184,7 +210,7 @@ TEST_CASE("a file changed in place is reported at RETR and the index dropped", "
     inbox.write("cur/100.M1.h", "a\nb\n");
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{6});
-    auto box = Maildir::open(inbox.root.string(), false);
+    auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     REQUIRE(box->listed_from_index());
     inbox.write("cur/100.M1.h", "a\nb\nc\n"); // rewritten, not renamed
@@ -201,9 +227,35 @@ TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]"
     inbox.write("cur/101 M2.h", "b\n"); // a blank: not storable
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3, 3});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 2 -\n", 0) == 0);
-    auto box = Maildir::open(inbox.root.string(), false);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
+    auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     CHECK_FALSE(box->listed_from_index());
     CHECK(box->size() == 2);
+}
+
+TEST_CASE("an index entry with an over-long name makes the index invalid", "[shell][index]") {
+    // Issue 11, 3.6: a 65,539-octet name once passed as 3 octets (a 16-bit
+    // length) and the next refresh aborted on std::out_of_range.
+    Inbox inbox;
+    inbox.write("cur/100.M1.h", "a\n");
+    inbox.age();
+    REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3});
+    const std::string index = inbox.read("pop3d-index");
+    const std::string header = index.substr(0, index.find('\n') + 1);
+    for (const std::size_t octets : {std::size_t{256}, std::size_t{65535 - 4},
+                                     std::size_t{65536 + 3 - 4}, std::size_t{70000}}) {
+        const std::string name = "cur/1700000000." + std::string(octets - 11, 'x');
+        inbox.write("pop3d-index", header + name + " 2 3\n" + index.substr(header.size()));
+        auto box = open_maildir(inbox.root.string(), false);
+        REQUIRE(box);
+        CHECK_FALSE(box->listed_from_index());
+        CHECK(box->size() == 1);
+        CHECK(box->path_of(0) == "cur/100.M1.h");
+        CHECK(box->refresh().empty());
+    }
+    CHECK_FALSE(pop3::shell::MaildirIndex::parse_entry(
+        "cur/1." + std::string(254, 'x') + " 1 1"));
+    CHECK(pop3::shell::MaildirIndex::parse_entry(
+        "cur/1." + std::string(253, 'x') + " 1 1"));
 }

@@ -13,9 +13,11 @@
 #include <catch2/catch.hpp>
 
 #include "maildir.hpp"
+#include "open_maildir.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::testing::open_maildir;
 using pop3::shell::RemoveCounts;
 
 namespace {
@@ -67,7 +69,7 @@ private:
 };
 
 Maildir open_ok(const std::string& path) {
-    auto box = Maildir::open(path);
+    auto box = open_maildir(path);
     REQUIRE(box.has_value());
     return std::move(*box);
 }
@@ -217,10 +219,12 @@ TEST_CASE("An INBOX that is not a directory is an error", "[shell][maildir]") {
     const fs::path file = dir.root() / "file";
     std::ofstream(file) << "not a maildir\n";
 
-    auto box = Maildir::open(file.string());
-
+    // As a descriptor (what pop3d hands over) and as a path (tests).
+    auto box = Maildir::open(
+        pop3::shell::UniqueFd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)}, file.string());
     REQUIRE_FALSE(box.has_value());
     CHECK(box.error() == std::errc::not_a_directory);
+    CHECK(open_maildir(file.string()).error() == std::errc::not_a_directory);
 }
 
 TEST_CASE("refresh reports a message unlinked by someone else exactly once",
@@ -558,16 +562,36 @@ TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
     const timespec old{::time(nullptr) - 1000, 0};
     set_mtime(dir.at("new"), old);
     set_mtime(dir.at("cur"), old);
-    auto opened = Maildir::open(dir.inbox(), /*watch=*/false); // mtimes only
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
+    REQUIRE(opened.has_value());
+    Maildir box = std::move(*opened);
+
+    CHECK(box.refresh().empty()); // two stat() calls, no readdir()
+    CHECK(box.refresh().empty());
+    CHECK(box.rescans() == 0);
+
+    dir.unlink("cur/2.b.host:2,S");
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+    CHECK(box.rescans() == 1);
+}
+
+TEST_CASE("refresh sees a removal whose directory mtime was put back",
+          "[shell][maildir]") {
+    // Issue 11, 3.7: a backup restored over the INBOX (tar, rsync -a) sets
+    // old mtimes again; the ctime, which no one can set, still moves.
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
     REQUIRE(opened.has_value());
     Maildir box = std::move(*opened);
 
     dir.unlink("cur/2.b.host:2,S");
-    set_mtime(dir.at("cur"), old); // as if the timestamp were too coarse
+    set_mtime(dir.at("cur"), old);
 
-    CHECK(box.refresh().empty()); // two stat() calls, no readdir()
-
-    set_mtime(dir.at("cur"), {::time(nullptr), 0});
     CHECK(box.refresh() == std::vector<std::size_t>{1});
 }
 
@@ -617,4 +641,112 @@ TEST_CASE("refresh rescans when the last scan was close to the mtime even if "
     set_mtime(dir.at("cur"), recent); // same stamp as at the scan
 
     CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("new/ and cur/ swapped for symlinks after the scan are not followed",
+          "[shell][maildir]") {
+    // Issue 11, 3.2: every open, rename and unlink is relative to the new/
+    // and cur/ held since open(), never to a path through them.
+    TempMaildir dir;
+    dir.write("new/1.a.host", "mine\n");
+    dir.write("cur/2.b.host:2,", "mine too\n");
+    dir.write("cur/3.c.host:2,", "third\n");
+    Maildir box = open_ok(dir.inbox());
+    const fs::path outside = dir.root() / "outside";
+    for (const char* sub : {"new", "cur"}) {
+        fs::create_directories(outside / sub);
+        dir.rename(sub, std::string(sub) + ".moved");
+        REQUIRE(::symlink((outside / sub).c_str(), dir.at(sub).c_str()) == 0);
+    }
+    std::ofstream(outside / "new/1.a.host") << "secret\n";
+    std::ofstream(outside / "cur/2.b.host:2,") << "secret too\n";
+    std::ofstream(outside / "cur/3.c.host:2,") << "secret three\n";
+
+    auto fd = box.open_message(0);
+    REQUIRE(fd.has_value());
+    CHECK(read_all(fd->get()) == "mine\n");
+    REQUIRE(box.mark_seen(0).has_value());
+    CHECK(dir.exists("cur.moved/1.a.host:2,S"));
+    CHECK(fs::exists(outside / "new/1.a.host"));
+    CHECK_FALSE(fs::exists(outside / "cur/1.a.host:2,S"));
+    auto fd2 = box.open_message(1);
+    REQUIRE(fd2.has_value());
+    CHECK(read_all(fd2->get()) == "mine too\n");
+    CHECK(box.refresh().empty());
+    CHECK(box.remove({1, 2}) == RemoveCounts{2, 0, 0});
+    CHECK_FALSE(dir.exists("cur.moved/2.b.host:2,"));
+    CHECK(fs::exists(outside / "cur/2.b.host:2,"));
+    CHECK(fs::exists(outside / "cur/3.c.host:2,"));
+}
+
+TEST_CASE("a symlinked new/ or cur/ is refused at open", "[shell][maildir]") {
+    TempMaildir dir;
+    const fs::path outside = dir.root() / "outside";
+    fs::create_directories(outside);
+    std::ofstream(outside / "1.a.host") << "secret\n";
+    fs::remove(dir.at("cur"));
+    REQUIRE(::symlink(outside.c_str(), dir.at("cur").c_str()) == 0);
+
+    auto box = open_maildir(dir.inbox());
+    REQUIRE_FALSE(box.has_value());
+    // O_NOFOLLOW | O_DIRECTORY: Linux says ENOTDIR, POSIX allows ELOOP.
+    CHECK((box.error() == std::errc::not_a_directory ||
+           box.error() == std::errc::too_many_symbolic_link_levels));
+}
+
+TEST_CASE("without change notification, our own Seen renames do not make "
+          "every refresh rescan",
+          "[shell][maildir]") {
+    // Issue 11, 3.9: without inotify (NFS, FUSE, ramfs, overlayfs, the
+    // inotify limit) each Seen rename put cur/'s mtime in the coarse window
+    // and the next refresh rescanned: N RETRs, N rescans (O(N^2)).
+    // Rescans are counted, not timed. The bound leaves room for the one
+    // rescan per 2-second pause a very slow machine could make.
+    constexpr std::size_t k_messages = 400;
+    for (const bool aged : {true, false}) {
+        TempMaildir dir;
+        for (std::size_t i = 0; i < k_messages; ++i) {
+            dir.write("new/" + std::to_string(1000 + i) + ".M" + std::to_string(i) + ".host",
+                      "m\n");
+        }
+        if (aged) { // a quiet mailbox: the login scan's stamps are exact
+            const timespec old{::time(nullptr) - 1000, 0};
+            set_mtime(dir.at("new"), old);
+            set_mtime(dir.at("cur"), old);
+        }
+        auto opened = open_maildir(dir.inbox(), /*watch=*/false);
+        REQUIRE(opened.has_value());
+        Maildir box = std::move(*opened);
+        for (std::size_t i = 0; i < k_messages; ++i) { // RETR i+1, one by one
+            CHECK(box.refresh().empty());
+            REQUIRE(box.open_message(i).has_value());
+            REQUIRE(box.mark_seen(i).has_value());
+        }
+        CHECK(box.refresh().empty());
+        CHECK(box.rescans() < k_messages / 4);
+        CHECK(box.path_of(k_messages - 1) ==
+              "cur/" + std::to_string(1000 + k_messages - 1) + ".M" +
+                  std::to_string(k_messages - 1) + ".host:2,S");
+    }
+}
+
+TEST_CASE("without change notification, a change by others before our Seen "
+          "rename is still seen",
+          "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    dir.write("new/2.b.host", "b\n");
+    dir.write("cur/3.c.host:2,", "c\n");
+    const timespec old{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false);
+    REQUIRE(opened.has_value());
+    Maildir box = std::move(*opened);
+
+    dir.unlink("cur/3.c.host:2,"); // expunged by an IMAP client
+    REQUIRE(box.mark_seen(0).has_value());
+    // The stamps after our rename include the expunge: not taken as ours.
+    CHECK(box.refresh() == std::vector<std::size_t>{2});
+    CHECK(box.rescans() == 1);
 }
