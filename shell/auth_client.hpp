@@ -6,13 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "credentials.hpp"
 #include "log.hpp"
 #include "pop3/core/effect.hpp"
 #include "privsep_channel.hpp"
 
 namespace pop3::shell {
 
-class AuthClient {
+class AuthClient final : public Credentials {
 public:
     AuthClient(PrivsepChannel& channel, const Log& log) : channel_(channel), log_(log) {}
 
@@ -22,18 +23,22 @@ public:
 
     // Each returns the answer, or, when the channel has failed (the other
     // processes are gone), a refusal: `unavailable` for logins.
-    [[nodiscard]] pop3::core::AuthResult verify(const pop3::core::privsep::Request& request);
+    [[nodiscard]] pop3::core::AuthResult
+    verify(const pop3::core::privsep::Request& request) override;
     [[nodiscard]] pop3::core::ScramCredentials
-    scram_lookup(const pop3::core::FetchScramCredentials& request);
-    [[nodiscard]] pop3::core::ScramVerdict scram_verify(const pop3::core::VerifyScram& request);
+    scram_lookup(const pop3::core::FetchScramCredentials& request) override;
+    [[nodiscard]] pop3::core::ScramVerdict
+    scram_verify(const pop3::core::VerifyScram& request) override;
+    [[nodiscard]] std::optional<MailIds> serve_here() const override { return std::nullopt; }
 
     // Sends the hand-over after a verified login (the login process's last
     // message), with the client connection's descriptors for a plain one.
     // True once the monitor has taken the session over; false if it did not
     // (then the client is still this process's to answer).
-    bool hand_off(const pop3::core::privsep::Handoff& handoff, std::initializer_list<int> fds);
+    bool hand_off(const pop3::core::privsep::Handoff& handoff,
+                  std::initializer_list<int> fds) override;
 
-    [[nodiscard]] bool broken() const { return broken_; }
+    [[nodiscard]] bool broken() const override { return broken_; }
 
 private:
     std::optional<pop3::core::privsep::Answer>

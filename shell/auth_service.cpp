@@ -1,6 +1,7 @@
-// The auth process's loop. SCRAM's StoredKey and ServerKey stay here: the
-// login process gets only the salt and iteration count, and sends the proof
-// back to be checked, so no process that handles client bytes holds a key.
+// The auth process's loop, and the same answers in-process. SCRAM's
+// StoredKey and ServerKey stay here: the login process gets only the salt
+// and iteration count, and sends the proof back to be checked, so no
+// process that handles client bytes holds a key.
 #include <time.h>
 #include <unistd.h>
 
@@ -76,87 +77,100 @@ std::vector<core::Mechanism> offered_sasl(const Options& options, const SecretKi
     return out;
 }
 
-class AuthService {
-public:
-    AuthService(Authenticator& auth) : auth_(auth) {}
-
-    privsep::Answer answer(const privsep::Request& request) {
-        return std::visit(
-            [this](const auto& r) -> privsep::Answer {
-                using T = std::decay_t<decltype(r)>;
-                if constexpr (std::is_same_v<T, core::VerifyPassword>)
-                    return verdict(auth_.check_password(r.user, r.secret, r.method));
-                else if constexpr (std::is_same_v<T, core::VerifyApop>)
-                    return verdict(auth_.check_apop(r.user, r.digest));
-                else if constexpr (std::is_same_v<T, core::VerifyCram>)
-                    return verdict(auth_.check_cram(r.user, r.challenge, r.digest_hex));
-                else if constexpr (std::is_same_v<T, core::FetchScramCredentials>)
-                    return lookup(r);
-                else if constexpr (std::is_same_v<T, privsep::ScramProof>)
-                    return prove(r);
-                else // a Handoff is for the monitor: never answered here
-                    return privsep::Verdict{{core::AuthResult::Outcome::unavailable, ""}, {}, {}};
-            },
-            request);
-    }
-
-private:
-    privsep::Answer verdict(core::AuthResult result) {
-        privsep::Verdict v{std::move(result), {}, {}};
-        if (v.result.outcome == core::AuthResult::Outcome::accepted) {
-            if (const auto& entry = auth_.verified_entry()) {
-                v.uid = entry->uid;
-                v.gid = entry->gid;
-            }
-        }
-        return v;
-    }
-
-    // The login process learns the salt and the iteration count, as any
-    // client does from server-first; known is always true there, so not
-    // even that process can tell an unknown user from a wrong password.
-    privsep::Answer lookup(const core::FetchScramCredentials& r) {
-        scram_ = auth_.scram_lookup(r.mechanism, r.user);
-        scram_mechanism_ = r.mechanism;
-        core::ScramCredentials shown = *scram_;
-        shown.stored_key.clear();
-        shown.server_key.clear();
-        shown.known = true;
-        return shown;
-    }
-
-    privsep::Answer prove(const privsep::ScramProof& r) {
-        privsep::ScramOutcome out{{false, {}}, {{core::AuthResult::Outcome::rejected, ""}, {}, {}}};
-        if (!scram_ || scram_mechanism_ != r.mechanism) return out;
-        out.verdict = auth_.scram_verify(r.mechanism, *scram_, r.auth_message, r.proof);
-        if (out.verdict.proof_ok) {
-            auto login = verdict({core::AuthResult::Outcome::accepted, scram_->user});
-            out.login = std::get<privsep::Verdict>(login);
-        }
-        scram_.reset();
-        return out;
-    }
-
-    Authenticator& auth_;
-    std::optional<core::ScramCredentials> scram_;
-    core::Mechanism scram_mechanism_ = core::Mechanism::plain;
-};
-
 } // namespace
 
+privsep::Offer make_offer(const Options& options, const AuthResources& resources) {
+    auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
+    return {offer_apop(options, kinds) ? apop_banner() : std::string(),
+            offered_sasl(options, kinds)};
+}
+
+privsep::Answer AuthService::answer(const privsep::Request& request) {
+    return std::visit(
+        [this](const auto& r) -> privsep::Answer {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, core::VerifyPassword>)
+                return verdict(auth_.check_password(r.user, r.secret, r.method));
+            else if constexpr (std::is_same_v<T, core::VerifyApop>)
+                return verdict(auth_.check_apop(r.user, r.digest));
+            else if constexpr (std::is_same_v<T, core::VerifyCram>)
+                return verdict(auth_.check_cram(r.user, r.challenge, r.digest_hex));
+            else if constexpr (std::is_same_v<T, core::FetchScramCredentials>)
+                return lookup(r);
+            else if constexpr (std::is_same_v<T, privsep::ScramProof>)
+                return prove(r);
+            else // a Handoff is for the monitor: never answered here
+                return privsep::Verdict{{core::AuthResult::Outcome::unavailable, ""}, {}, {}};
+        },
+        request);
+}
+
+privsep::Answer AuthService::verdict(core::AuthResult result) {
+    privsep::Verdict v{std::move(result), {}, {}};
+    if (v.result.outcome == core::AuthResult::Outcome::accepted) {
+        if (const auto& entry = auth_.verified_entry()) {
+            v.uid = entry->uid;
+            v.gid = entry->gid;
+        }
+    }
+    return v;
+}
+
+// The login process learns the salt and the iteration count, as any client
+// does from server-first; known is always true there, so not even that
+// process can tell an unknown user from a wrong password.
+privsep::Answer AuthService::lookup(const core::FetchScramCredentials& r) {
+    scram_ = auth_.scram_lookup(r.mechanism, r.user);
+    scram_mechanism_ = r.mechanism;
+    core::ScramCredentials shown = *scram_;
+    shown.stored_key.clear();
+    shown.server_key.clear();
+    shown.known = true;
+    return shown;
+}
+
+privsep::Answer AuthService::prove(const privsep::ScramProof& r) {
+    privsep::ScramOutcome out{{false, {}}, {{core::AuthResult::Outcome::rejected, ""}, {}, {}}};
+    if (!scram_ || scram_mechanism_ != r.mechanism) return out;
+    out.verdict = auth_.scram_verify(r.mechanism, *scram_, r.auth_message, r.proof);
+    if (out.verdict.proof_ok) {
+        auto login = verdict({core::AuthResult::Outcome::accepted, scram_->user});
+        out.login = std::get<privsep::Verdict>(login);
+    }
+    scram_.reset();
+    return out;
+}
+
+core::AuthResult InProcessCredentials::verify(const privsep::Request& request) {
+    return std::get<privsep::Verdict>(service_.answer(request)).result;
+}
+
+core::ScramCredentials InProcessCredentials::scram_lookup(const core::FetchScramCredentials& r) {
+    return std::get<core::ScramCredentials>(service_.answer(r));
+}
+
+core::ScramVerdict InProcessCredentials::scram_verify(const core::VerifyScram& r) {
+    auto answer = service_.answer(privsep::ScramProof{r.mechanism, r.auth_message, r.proof});
+    return std::get<privsep::ScramOutcome>(answer).verdict;
+}
+
+std::optional<MailIds> InProcessCredentials::serve_here() const {
+    const auto& entry = auth_.verified_entry();
+    if (!entry) return MailIds{};
+    return MailIds{entry->uid, entry->gid};
+}
+
 void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
-                      const std::optional<LoginAccount>& account, pid_t monitor,
+                      const LoginAccount& account, pid_t monitor,
                       const std::string& client) {
     // The session's one read of the passwd-file (what the greeting offers,
     // the logins and the SCRAM salt key all come from it) and every other
     // file the Authenticator needs, opened before the jail.
     auto resources = open_auth_resources(options, log);
-    auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
-    privsep::Offer offer{offer_apop(options, kinds) ? apop_banner() : std::string(),
-                         offered_sasl(options, kinds)};
+    auto offer = make_offer(options, resources);
     Authenticator auth(options, log, offer.apop_banner, std::move(resources));
     auth.set_client(client); // in the failed-login line, for fail2ban
-    auto jailed = account ? enter_sandbox(*account) : enter_unprivileged_sandbox();
+    auto jailed = enter_sandbox(account);
     if (!jailed) {
         log.line("auth process: cannot drop privileges: " + jailed.error());
         std::_Exit(1);

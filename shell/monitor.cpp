@@ -1,6 +1,6 @@
 // Process structure of one session:
 //
-//   monitor (as started: root or the invoking user; holds no secret)
+//   monitor (started as root; holds no secret)
 //    |- auth process   reads the passwd-file, then jailed; checks credentials
 //    |- login process  loads the TLS key, then jailed; talks to the client
 //   after a verified login: the monitor becomes the mail user and serves the
@@ -22,6 +22,7 @@
 
 #include "auth_client.hpp"
 #include "auth_service.hpp"
+#include "authenticator.hpp"
 #include "monitor.hpp"
 #include "privsep_channel.hpp"
 #include "session_runner.hpp"
@@ -105,23 +106,27 @@ int refuse_handoff(PrivsepChannel& to_login, Children& children) {
     return 1;
 }
 
+// The certificate and key, when configured; a failure to load them ends
+// the process (exit status 1) before anything is sent.
+std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& log) {
+    if (options.tls_cert.empty()) return std::nullopt;
+    auto loaded = TlsContext::load(options.tls_cert, options.tls_key);
+    if (!loaded) {
+        std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
+        log.line("cannot start: " + loaded.error());
+        std::_Exit(1);
+    }
+    if (!loaded->warning().empty()) log.line("warning: " + loaded->warning());
+    return std::move(*loaded);
+}
+
 [[noreturn]] void run_login_process(const Options& options, const Log& log,
                                     PrivsepChannel channel, UniqueFd data,
-                                    const std::optional<LoginAccount>& account,
+                                    const LoginAccount& account,
                                     Clock::time_point started, int in_fd, int out_fd,
                                     pid_t monitor) {
-    std::optional<TlsContext> tls;
-    if (!options.tls_cert.empty()) { // read as root, before the jail
-        auto loaded = TlsContext::load(options.tls_cert, options.tls_key);
-        if (!loaded) {
-            std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
-            log.line("cannot start: " + loaded.error());
-            std::_Exit(1);
-        }
-        tls = std::move(*loaded);
-        if (!tls->warning().empty()) log.line("warning: " + tls->warning());
-    }
-    auto jailed = account ? enter_sandbox(*account) : enter_unprivileged_sandbox();
+    auto tls = load_tls_or_exit(options, log); // as root, before the jail
+    auto jailed = enter_sandbox(account);
     if (!jailed) {
         log.line("login process: cannot drop privileges: " + jailed.error());
         std::_Exit(1);
@@ -143,18 +148,34 @@ int refuse_handoff(PrivsepChannel& to_login, Children& children) {
     std::_Exit(outcome.status);
 }
 
+// Started unprivileged, one process does it all (docs/design.md: the same
+// account could read the passwd-file and every mailbox from any process it
+// ran, so separate processes would add two forks and no protection).
+int serve_in_one_process(const Options& options, const Log& log, int in_fd, int out_fd,
+                         const std::string& peer, Clock::time_point started) {
+    auto tls = load_tls_or_exit(options, log);
+    auto resources = open_auth_resources(options, log);
+    auto offer = make_offer(options, resources);
+    Authenticator auth(options, log, offer.apop_banner, std::move(resources));
+    auth.set_client(peer); // in the failed-login line, for fail2ban
+    InProcessCredentials credentials(auth);
+    Transport transport(in_fd, out_fd);
+    SessionRunner runner(options, log, transport, offer, started, credentials,
+                         tls ? &*tls : nullptr);
+    return runner.run().status;
+}
+
 } // namespace
 
 int serve_connection(const Options& options, const Log& log, int in_fd, int out_fd,
                      const std::string& peer) {
     const auto started = Clock::now();
+    if (::geteuid() != 0)
+        return serve_in_one_process(options, log, in_fd, out_fd, peer, started);
     const pid_t monitor = ::getpid();
-    std::optional<LoginAccount> account;
-    if (::geteuid() == 0) {
-        auto found = find_login_account(options.login_user);
-        if (!found) return refuse(log, out_fd, found.error());
-        account = std::move(*found);
-    }
+    auto found = find_login_account(options.login_user);
+    if (!found) return refuse(log, out_fd, found.error());
+    const LoginAccount account = std::move(*found);
     auto auth_pair = PrivsepChannel::pair();
     if (!auth_pair) return refuse(log, out_fd, auth_pair.error());
     auto [to_auth, auth_end] = std::move(*auth_pair);
@@ -259,14 +280,18 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
 
     // The hand-over: the auth process's work is done; a plain connection
     // is the monitor's alone from here, a TLS one stays with the relay.
+    // Both are killed now, while the monitor may still signal them, and
+    // reaped at the end: waiting for their exit here would put two process
+    // teardowns into every login (on a paravirtualised machine, a
+    // millisecond or more each).
     to_auth.close();
-    wait_for(std::exchange(children.auth, -1));
+    ::kill(children.auth, SIGKILL);
     int serve_in = data_monitor.get(), serve_out = data_monitor.get();
     pid_t relay = -1;
     if (handoff->tls) {
         relay = std::exchange(children.login, -1);
     } else {
-        stop(std::exchange(children.login, -1));
+        ::kill(children.login, SIGKILL); // it exits anyway once accepted
         data_monitor.reset();
         serve_in = client.front().get();
         serve_out = client.back().get();

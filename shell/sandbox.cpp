@@ -108,6 +108,5 @@ void die_with_parent(pid_t parent) {
     if (::getppid() != parent) std::_Exit(1);
 }
 
-tl::expected<void, std::string> enter_unprivileged_sandbox() { return no_new_privileges(); }
 
 } // namespace pop3::shell

@@ -40,8 +40,4 @@ find_login_account(const std::string& name);
 // this setting, so it comes after the drop.)
 void die_with_parent(pid_t parent);
 
-// Without root there is nothing to drop: only no-new-privileges and
-// non-dumpable are set, so the structure is the same for tests.
-[[nodiscard]] tl::expected<void, std::string> enter_unprivileged_sandbox();
-
 } // namespace pop3::shell

@@ -56,7 +56,7 @@ bool termination_requested() {
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
                              Transport& transport, const core::privsep::Offer& offer,
-                             Clock::time_point started, AuthClient& auth,
+                             Clock::time_point started, Credentials& auth,
                              const TlsContext* tls)
     : options_(options), log_(log), transport_(transport), started_(started),
       auth_(&auth), tls_(tls) {
@@ -142,8 +142,14 @@ void SessionRunner::execute(const core::Effect& effect) {
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();
             } else if constexpr (std::is_same_v<T, core::OpenMailbox>) {
-                if (auth_) hand_off(e.user);
-                else open_mailbox(e.user);
+                if (!auth_) {
+                    open_mailbox(e.user);
+                } else if (auto ids = auth_->serve_here()) { // one process
+                    ids_ = *ids;
+                    open_mailbox(e.user);
+                } else {
+                    hand_off(e.user);
+                }
             } else if constexpr (std::is_same_v<T, core::SendMessage>) {
                 send_message(e);
             } else if constexpr (std::is_same_v<T, core::Update>) {
@@ -234,6 +240,10 @@ void SessionRunner::open_mailbox(const std::string& login) {
         return;
     }
     maildir_ = std::make_unique<Maildir>(std::move(*box));
+    // Logged in: the login deadline no longer applies (in one process,
+    // the same transport goes on).
+    transport_.set_deadline(session_deadline_);
+    login_deadline_ = false;
     auto snapshot = maildir_->snapshot();
     log_.line("mailbox " + path + ": " +
               std::to_string(snapshot->size()) + " message(s)" +
@@ -347,9 +357,9 @@ SessionRunner::Outcome SessionRunner::run() {
     // reads nothing; the whole session ends at --session-limit, and the
     // time before login (TLS handshake included) at --login-timeout.
     transport_.set_write_timeout(timeout_ms);
-    auto deadline = Clock::time_point::max();
     if (options_.session_limit_seconds > 0)
-        deadline = started_ + std::chrono::seconds(options_.session_limit_seconds);
+        session_deadline_ = started_ + std::chrono::seconds(options_.session_limit_seconds);
+    auto deadline = session_deadline_;
     const auto login_deadline = started_ + std::chrono::seconds(options_.login_timeout_seconds);
     if (auth_ && login_deadline < deadline) {
         deadline = login_deadline;

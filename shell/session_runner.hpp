@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "auth_client.hpp"
+#include "credentials.hpp"
 #include "log.hpp"
 #include "maildir.hpp"
 #include "options.hpp"
@@ -25,12 +25,6 @@ namespace pop3::shell {
 // Set by the SIGTERM/SIGHUP handler; the session then ends deleting nothing.
 extern volatile std::sig_atomic_t g_terminate;
 
-// The ids the passwd-file gives the verified user (either may be absent).
-struct MailIds {
-    std::optional<std::uint32_t> uid;
-    std::optional<std::uint32_t> gid;
-};
-
 class SessionRunner {
 public:
     using Clock = std::chrono::steady_clock;
@@ -38,7 +32,7 @@ public:
     // configured; `started` is when the connection was accepted.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
                   const pop3::core::privsep::Offer& offer, Clock::time_point started,
-                  AuthClient& auth, const TlsContext* tls);
+                  Credentials& auth, const TlsContext* tls);
     // After login: continues the session `handoff` describes, serving the
     // mailbox of its user as `ids` (and the mailbox owner) say.
     SessionRunner(const Options& options, const Log& log, Transport& transport,
@@ -72,7 +66,7 @@ private:
     const Log& log_;
     Transport& transport_;
     Clock::time_point started_;
-    AuthClient* auth_ = nullptr;      // before login only
+    Credentials* auth_ = nullptr;     // before login only
     const TlsContext* tls_ = nullptr; // before login only
     std::string banner_;              // APOP timestamp of the greeting, or empty
     std::optional<pop3::core::privsep::Handoff> resumed_; // after login only
@@ -84,6 +78,7 @@ private:
     MessageStreamer streamer_; // buffers kept across RETR/TOP
     bool closing_ = false;
     bool login_deadline_ = false; // the login deadline comes before the session's
+    Clock::time_point session_deadline_ = Clock::time_point::max();
     std::optional<pop3::core::privsep::Handoff> handed_off_;
     // Counts for the closing log line.
     std::uint64_t retrieved_ = 0, retrieved_octets_ = 0, deleted_ = 0;

@@ -57,8 +57,9 @@ def vm_hwm_kib(pid):
 
 
 def child_pids(pid):
-    """The processes whose parent is `pid` (a session's login and auth
-    processes are the pop3d process's children, docs/design.md)."""
+    """The live processes whose parent is `pid` (a session's login and auth
+    processes are the pop3d process's children, docs/design.md); zombies,
+    which hold no memory and no descriptor, are left out."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -68,8 +69,9 @@ def child_pids(pid):
                 stat = f.read()
         except OSError:
             continue
-        # The command name may hold spaces: the ppid follows its ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+        # The command name may hold spaces: state and ppid follow its ')'.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
             out.append(int(entry))
     return out
 

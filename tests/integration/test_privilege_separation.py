@@ -176,7 +176,8 @@ class Separation(StoreTestCase):
         self.assert_only_jailed_processes_hold(c, inode, "stalled handshake", nobody)
         # The key was read as root, before the jail, by the login process
         # alone: the monitor never loaded it.
-        key_text = open(KEY).read().split("\n")[1].encode()
+        with open(KEY) as f:
+            key_text = f.read().split("\n")[1].encode()
         self.assertFalse(memory_contains(c.proc.pid, key_text))
 
     def test_the_default_login_user_is_the_dedicated_account(self):
@@ -229,7 +230,8 @@ class Separation(StoreTestCase):
         self.assertTrue(holds(relay, inode))
         self.assertFalse(holds(c.proc.pid, inode))  # mail process: plaintext only
         self.assertEqual(int(status(relay)["CapEff"], 16), 0)
-        key_text = open(KEY).read().split("\n")[1].encode()
+        with open(KEY) as f:
+            key_text = f.read().split("\n")[1].encode()
         self.assertFalse(memory_contains(c.proc.pid, key_text))
         self.assertTrue(c.cmd("RETR 1").startswith("+OK"))
         self.assertEqual(c.read_multiline(), ["Subject: x", "", "body"])
