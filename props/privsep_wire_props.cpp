@@ -5,6 +5,7 @@
 #include <rapidcheck/catch.h>
 
 #include "pop3/core/framing.hpp"
+#include "pop3/core/ip_address.hpp"
 #include "pop3/core/privsep_wire.hpp"
 
 using namespace pop3::core;
@@ -47,6 +48,12 @@ rc::Gen<Request> request() {
                      [](auto t) -> Request {
                          return Handoff{std::get<0>(t), std::get<1>(t), std::get<2>(t),
                                         std::get<3>(t)};
+                     }),
+        rc::gen::map(rc::gen::container<std::vector<std::uint8_t>>(16, rc::gen::arbitrary<std::uint8_t>()),
+                     [](const std::vector<std::uint8_t>& b) -> Request {
+                         // Either family, always in canonical text.
+                         auto a = b[0] & 1 ? ipv6_from_bytes(b.data()) : ipv4_from_bytes(b.data());
+                         return Origin{to_string(a)};
                      }));
 }
 
@@ -60,6 +67,8 @@ rc::Gen<std::optional<std::uint32_t>> id() {
 rc::Gen<Answer> answer() {
     return rc::gen::oneOf(
         rc::gen::just(Answer{HandoffAccepted{}}),
+        rc::gen::map(rc::gen::arbitrary<std::uint32_t>(),
+                     [](std::uint32_t level) -> Answer { return Access{level}; }),
         rc::gen::map(rc::gen::tuple(bytes(), rc::gen::container<std::vector<Mechanism>>(
                                                  rc::gen::element(Mechanism::plain, Mechanism::login,
                                                                   Mechanism::cram_md5,
@@ -145,6 +154,9 @@ TEST_CASE("privsep parsing refuses non-canonical numbers and lengths", "[privsep
     CHECK(!decode_answer("7:VERDICT,8:rejected,0:,10:4294967296,0:,").has_value());
     CHECK(!decode_request(std::string(k_max_privsep_message + 1, 'x')).has_value());
     CHECK(!decode_request("12:SCRAM-LOOKUP,5:PLAIN,1:a,").has_value());
+    CHECK(decode_request("6:ORIGIN,9:127.0.0.5,").has_value());
+    CHECK(!decode_request("6:ORIGIN,9:127.0.0.x,").has_value());
+    CHECK(!decode_request("6:ORIGIN,7:0::0:01,").has_value()); // not canonical
     // A proof that failed cannot carry an accepted login, nor the reverse.
     CHECK(!decode_answer("13:SCRAM-VERDICT,1:0,0:,8:accepted,1:a,0:,0:,").has_value());
     CHECK(!decode_answer("13:SCRAM-VERDICT,1:1,0:,8:rejected,1:a,0:,0:,").has_value());

@@ -56,6 +56,14 @@ core::ScramVerdict AuthClient::scram_verify(const core::VerifyScram& request) {
     return {false, {}};
 }
 
+std::optional<unsigned> AuthClient::announce_origin(const std::string& address) {
+    auto answer = ask(privsep::Origin{address});
+    if (answer)
+        if (auto* a = std::get_if<privsep::Access>(&*answer)) return a->level;
+    broken_ = true;
+    return std::nullopt;
+}
+
 bool AuthClient::hand_off(const privsep::Handoff& handoff, std::initializer_list<int> fds) {
     std::optional<privsep::Answer> answer;
     if (!broken_ && channel_.send(handoff, fds)) answer = channel_.receive_answer(nullptr);

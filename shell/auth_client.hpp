@@ -40,6 +40,11 @@ public:
 
     [[nodiscard]] bool broken() const override { return broken_; }
 
+    // Behind a balancer: tells the monitor (and through it the auth
+    // process) who the client is; the access level it answers, or nullopt
+    // when the channel failed.
+    [[nodiscard]] std::optional<unsigned> announce_origin(const std::string& address);
+
 private:
     std::optional<pop3::core::privsep::Answer>
     ask(const pop3::core::privsep::Request& request);

@@ -99,7 +99,10 @@ privsep::Answer AuthService::answer(const privsep::Request& request) {
                 return lookup(r);
             else if constexpr (std::is_same_v<T, privsep::ScramProof>)
                 return prove(r);
-            else // a Handoff is for the monitor: never answered here
+            else if constexpr (std::is_same_v<T, privsep::Origin>) {
+                auth_.set_client(r.address); // the real client, for fail2ban
+                return privsep::Access{1};
+            } else // a Handoff is for the monitor: never answered here
                 return privsep::Verdict{{core::AuthResult::Outcome::unavailable, ""}, {}, {}};
         },
         request);

@@ -13,6 +13,7 @@
 
 #include "log.hpp"
 #include "options.hpp"
+#include "client_origin.hpp"
 #include "monitor.hpp"
 #include "server_secret.hpp"
 #include "session_runner.hpp"
@@ -39,23 +40,6 @@ void install_signals() {
     sigprocmask(SIG_BLOCK, &blocked, nullptr);
 }
 
-std::string peer_address(int fd) {
-    if (const char* ip = std::getenv("TCPREMOTEIP")) return ip;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-        return "unknown";
-    char text[INET6_ADDRSTRLEN] = "unknown";
-    if (addr.ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr,
-                  text, sizeof text);
-    else if (addr.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr,
-                  text, sizeof text);
-    else if (addr.ss_family == AF_UNIX)
-        return "local";
-    return text;
-}
 
 } // namespace
 
@@ -85,16 +69,25 @@ int main(int argc, char** argv) {
     Log log;
     int in_fd = options->socket_fd.value_or(STDIN_FILENO);
     int out_fd = options->socket_fd.value_or(STDOUT_FILENO);
-    if (options->access_level == 0) {
-        log.line("access denied (access level 0) for " + peer_address(in_fd));
+    auto rules = load_access_rules(*options);
+    if (!rules) {
+        std::fprintf(stderr, "pop3d: %s\n", rules.error().c_str());
+        log.line("cannot start: " + rules.error());
+        if (options->socket_fd) ::close(*options->socket_fd);
+        return 1;
+    }
+    ClientContext client{peer_address(in_fd), false, std::move(*rules)};
+    client.proxied = is_trusted_proxy(*options, client.peer);
+    // Behind a balancer the real client is known only from its header.
+    if (!client.proxied && access_level(*options, client.rules, client.peer) == 0) {
+        log.line("access denied (access level 0) for " + client.peer);
         if (options->socket_fd) ::close(*options->socket_fd);
         return 0;
     }
     install_signals();
-    const auto peer = peer_address(in_fd);
-    log.line("session start from " + peer);
-    // The session runs in three processes (monitor.hpp, docs/design.md).
-    int status = serve_connection(*options, log, in_fd, out_fd, peer);
+    if (!client.proxied) log.line("session start from " + client.peer);
+    // Started as root, the session runs in three processes (monitor.hpp).
+    int status = serve_connection(*options, log, in_fd, out_fd, client);
     if (options->socket_fd) ::close(*options->socket_fd);
     return status;
 }

@@ -22,6 +22,7 @@
 
 #include "auth_client.hpp"
 #include "auth_service.hpp"
+#include "client_origin.hpp"
 #include "authenticator.hpp"
 #include "monitor.hpp"
 #include "privsep_channel.hpp"
@@ -120,11 +121,31 @@ std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& lo
     return std::move(*loaded);
 }
 
+// Behind a balancer: reads the PROXY header (never more than the header)
+// and logs the session start under the real client's name; nullopt when
+// the header is wrong or late (one log line; the connection just closes).
+std::optional<ProxiedClient> read_client(const Options& options, const Log& log, int in_fd,
+                                         const std::string& peer) {
+    const unsigned seconds =
+        std::min(options.login_timeout_seconds, pop3::core::k_proxy_header_timeout_seconds);
+    auto client = read_proxied_client(in_fd, static_cast<int>(seconds) * 1000, options, peer);
+    if (!client) {
+        log.line("closing the connection from " + peer + ": " + client.error());
+        return std::nullopt;
+    }
+    log.line("session start from " + client->address + client->note);
+    return std::move(*client);
+}
+
+void log_denied(const Log& log, const std::string& address) {
+    log.line("access denied (access level 0) for " + address);
+}
+
 [[noreturn]] void run_login_process(const Options& options, const Log& log,
                                     PrivsepChannel channel, UniqueFd data,
                                     const LoginAccount& account,
                                     Clock::time_point started, int in_fd, int out_fd,
-                                    pid_t monitor) {
+                                    pid_t monitor, const ClientContext& context) {
     auto tls = load_tls_or_exit(options, log); // as root, before the jail
     auto jailed = enter_sandbox(account);
     if (!jailed) {
@@ -135,9 +156,18 @@ std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& lo
     AuthClient auth(channel, log);
     auto offer = auth.receive_offer();
     if (!offer) std::_Exit(1);
+    bool tls_by_balancer = false;
+    if (context.proxied) {
+        auto client = read_client(options, log, in_fd, context.peer);
+        if (!client) std::_Exit(0);
+        auto level = auth.announce_origin(client->address); // the monitor decides
+        if (!level || *level == 0) std::_Exit(0);
+        tls_by_balancer = client->tls;
+    }
     Transport transport(in_fd, out_fd);
     SessionRunner runner(options, log, transport, *offer, started, auth,
                          tls ? &*tls : nullptr);
+    runner.set_tls_by_balancer(tls_by_balancer);
     auto outcome = runner.run();
     if (outcome.handoff && outcome.handoff->tls) {
         channel.close();
@@ -152,26 +182,40 @@ std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& lo
 // account could read the passwd-file and every mailbox from any process it
 // ran, so separate processes would add two forks and no protection).
 int serve_in_one_process(const Options& options, const Log& log, int in_fd, int out_fd,
-                         const std::string& peer, Clock::time_point started) {
+                         const ClientContext& context, Clock::time_point started) {
+    std::string address = context.peer;
+    bool tls_by_balancer = false;
+    if (context.proxied) {
+        auto client = read_client(options, log, in_fd, context.peer);
+        if (!client) return 0;
+        if (access_level(options, context.rules, client->address) == 0) {
+            log_denied(log, client->address);
+            return 0;
+        }
+        address = client->address;
+        tls_by_balancer = client->tls;
+    }
     auto tls = load_tls_or_exit(options, log);
     auto resources = open_auth_resources(options, log);
     auto offer = make_offer(options, resources);
     Authenticator auth(options, log, offer.apop_banner, std::move(resources));
-    auth.set_client(peer); // in the failed-login line, for fail2ban
+    auth.set_client(address); // in the failed-login line, for fail2ban
     InProcessCredentials credentials(auth);
     Transport transport(in_fd, out_fd);
     SessionRunner runner(options, log, transport, offer, started, credentials,
                          tls ? &*tls : nullptr);
+    runner.set_tls_by_balancer(tls_by_balancer);
     return runner.run().status;
 }
 
 } // namespace
 
 int serve_connection(const Options& options, const Log& log, int in_fd, int out_fd,
-                     const std::string& peer) {
+                     const ClientContext& context) {
     const auto started = Clock::now();
+    const std::string& peer = context.peer;
     if (::geteuid() != 0)
-        return serve_in_one_process(options, log, in_fd, out_fd, peer, started);
+        return serve_in_one_process(options, log, in_fd, out_fd, context, started);
     const pid_t monitor = ::getpid();
     auto found = find_login_account(options.login_user);
     if (!found) return refuse(log, out_fd, found.error());
@@ -210,7 +254,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         to_login.close();
         data_monitor.reset();
         run_login_process(options, log, std::move(login_end), std::move(data_login), account,
-                          started, in_fd, out_fd, monitor);
+                          started, in_fd, out_fd, monitor, context);
     }
     login_end.close();
     data_login.reset();
@@ -223,6 +267,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     std::optional<privsep::Handoff> handoff;
     std::optional<privsep::Verdict> accepted;
     std::vector<UniqueFd> client; // a plain hand-over's input and output
+    bool announced = false;       // an Origin came (behind a balancer)
     if (wait_readable(to_auth.fd(), children.login))
         if (auto first = to_auth.receive_answer(nullptr))
             if (auto* o = std::get_if<privsep::Offer>(&*first)) offer = std::move(*o);
@@ -254,6 +299,20 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
             if (!to_login.send(privsep::HandoffAccepted{})) return 1;
             handoff = std::move(*h);
             break;
+        }
+        if (auto* origin = std::get_if<privsep::Origin>(&*request)) {
+            // Once, and only from behind a balancer: the access decision
+            // is the monitor's (the rules were read before any fork).
+            if (!context.proxied || announced) {
+                log.line("login process announced a client twice or unasked; closing");
+                return refuse_handoff(to_login, children);
+            }
+            announced = true;
+            if (access_level(options, context.rules, origin->address) == 0) {
+                log_denied(log, origin->address);
+                to_login.send(privsep::Access{0});
+                return refuse_handoff(to_login, children);
+            }
         }
         accepted.reset(); // only the answer to the last request counts
         std::optional<privsep::Answer> answer;

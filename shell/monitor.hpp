@@ -8,12 +8,23 @@
 
 #include "log.hpp"
 #include "options.hpp"
+#include "pop3/core/access_rules.hpp"
 
 namespace pop3::shell {
 
-// Serves the whole session of the connection on `in_fd`/`out_fd` from
-// `peer` (its address, for the log); returns the process exit status.
+// How the client is found: `peer` is the direct peer's address; when
+// `proxied` (a --proxy-from peer), the client is named by the PROXY header
+// the process that talks to the client reads first, and only then are the
+// access `rules` applied and the session start logged.
+struct ClientContext {
+    std::string peer;
+    bool proxied = false;
+    std::optional<pop3::core::AccessRules> rules;
+};
+
+// Serves the whole session of the connection on `in_fd`/`out_fd`; returns
+// the process exit status.
 [[nodiscard]] int serve_connection(const Options& options, const Log& log, int in_fd,
-                                   int out_fd, const std::string& peer);
+                                   int out_fd, const ClientContext& client);
 
 } // namespace pop3::shell

@@ -65,6 +65,10 @@ std::string usage() {
            "  --sasl LIST                  SASL mechanisms to offer, comma-separated, or NONE\n"
            "                               (default: PLAIN, LOGIN, and those of CRAM-MD5,\n"
            "                               SCRAM-SHA-1, SCRAM-SHA-256 the passwd-file can serve)\n"
+           "  --proxy-from NETWORKS        peers (comma-separated prefixes) that send a PROXY\n"
+           "                               protocol header (v1 or v2) before the client\n"
+           "  --proxy-tls-terminated       the balancer's SSL TLV counts as TLS\n"
+           "  --access-rules FILE          access levels per client prefix (\"127.0.0.0/8 2\")\n"
            "  --tls-required               refuse every login (APOP, CRAM-MD5, SCRAM too)\n"
            "                               before TLS\n"
            "  --allow-plaintext            allow USER/PASS and AUTH PLAIN/LOGIN before TLS\n"
@@ -183,6 +187,19 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             }
         } else if (arg == "--tls-implicit" && !has_inline) {
             o.tls_implicit = true;
+        } else if (arg == "--proxy-from") {
+            auto v = value("--proxy-from");
+            if (!v) return tl::unexpected(v.error());
+            auto list = pop3::core::parse_prefix_list(*v);
+            if (!list) return tl::unexpected("--proxy-from: " + list.error());
+            o.proxy_from = std::move(*list);
+        } else if (arg == "--proxy-tls-terminated" && !has_inline) {
+            o.proxy_tls_terminated = true;
+        } else if (arg == "--access-rules") {
+            auto v = value("--access-rules");
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string("--access-rules: empty file name"));
+            o.access_rules = std::string(*v);
         } else if (arg == "--tls-required" && !has_inline) {
             o.tls_required = true;
         } else if (arg == "--allow-plaintext" && !has_inline) {
@@ -211,6 +228,8 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
     }
     if (o.tls_cert.empty() != o.tls_key.empty())
         return tl::unexpected(std::string("--tls-cert and --tls-key must be given together"));
+    if (o.proxy_tls_terminated && o.proxy_from.empty())
+        return tl::unexpected(std::string("--proxy-tls-terminated needs --proxy-from"));
     if (o.tls_required && o.tls_cert.empty())
         return tl::unexpected(std::string("--tls-required needs --tls-cert and --tls-key"));
     if (o.tls_implicit && o.tls_cert.empty())

@@ -8,6 +8,7 @@
 
 #include <tl/expected.hpp>
 
+#include "pop3/core/ip_address.hpp"
 #include "pop3/core/limits.hpp"
 
 namespace pop3::shell {
@@ -48,6 +49,13 @@ struct Options {
     bool tls_implicit = false;      // POP3S: TLS from the first byte
     bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS
     bool tls_required = false;      // no login of any kind before TLS
+    // --proxy-from: peers (a balancer) that put a PROXY protocol header
+    // before the client's bytes; empty: no header is read from anyone.
+    std::vector<pop3::core::IpPrefix> proxy_from;
+    // The balancer terminates TLS: its SSL TLV counts as TLS for the
+    // plaintext policy (trusting the balancer's word on it).
+    bool proxy_tls_terminated = false;
+    std::string access_rules;       // --access-rules FILE; empty: none
     // --sasl: the mechanisms to offer; empty = automatic (those the
     // passwd-file's secrets can serve).
     std::vector<std::string> sasl;

@@ -322,7 +322,7 @@ void SessionRunner::start_tls() {
 // allowed, and each such login is logged as insecure.
 void SessionRunner::after_login_attempt(const core::AuthResult& result) {
     if (result.outcome == core::AuthResult::Outcome::accepted &&
-        !transport_.tls_active())
+        !transport_.tls_active() && !tls_by_balancer_)
         log_.line("warning: password for " + result.user +
                   " was sent without TLS (insecure)");
 }
@@ -378,7 +378,9 @@ SessionRunner::Outcome SessionRunner::run() {
         transport_.use_tls(std::move(*session));
     }
     if (resumed_) open_mailbox(resumed_->user);
-    else feed(core::Event{core::Connected{banner_, transport_.tls_active(), random_seed()}});
+    else
+        feed(core::Event{core::Connected{banner_, transport_.tls_active() || tls_by_balancer_,
+                                         random_seed()}});
     std::string why = "closed";
     // The idle timer restarts on a complete line only: a client dripping
     // one byte at a time is not active (it would otherwise hold its

@@ -44,6 +44,9 @@ public:
         // Before login: set when a verified login was handed over.
         std::optional<pop3::core::privsep::Handoff> handoff;
     };
+    // Before login, behind a balancer that terminated TLS (and is trusted
+    // to say so): the connection counts as TLS for the plaintext policy.
+    void set_tls_by_balancer(bool tls) { tls_by_balancer_ = tls; }
     // Runs the session (or its first half); returns the process exit status.
     [[nodiscard]] Outcome run();
 
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<Maildir> maildir_;
     MessageStreamer streamer_; // buffers kept across RETR/TOP
     bool closing_ = false;
+    bool tls_by_balancer_ = false;
     bool login_deadline_ = false; // the login deadline comes before the session's
     Clock::time_point session_deadline_ = Clock::time_point::max();
     std::optional<pop3::core::privsep::Handoff> handed_off_;

@@ -3,6 +3,7 @@
 // length, verb, field count and number is checked before use.
 #include <charconv>
 
+#include "pop3/core/ip_address.hpp"
 #include "pop3/core/limits.hpp"
 #include "pop3/core/privsep_wire.hpp"
 
@@ -153,9 +154,11 @@ std::string encode(const Request& request) {
             else if constexpr (std::is_same_v<T, ScramProof>)
                 return message({"SCRAM-PROOF", mechanism_name(r.mechanism),
                                 r.auth_message, r.proof});
-            else
+            else if constexpr (std::is_same_v<T, Handoff>)
                 return message({"HANDOFF", r.user, flag(r.tls), r.pending_input,
                                 std::to_string(r.discarding)});
+            else
+                return message({"ORIGIN", r.address});
         },
         request);
 }
@@ -180,6 +183,8 @@ std::string encode(const Answer& answer) {
                                 a.server_key, flag(a.known)});
             } else if constexpr (std::is_same_v<T, HandoffAccepted>) {
                 return message({"HANDED-OVER"});
+            } else if constexpr (std::is_same_v<T, Access>) {
+                return message({"ACCESS", std::to_string(a.level)});
             } else {
                 return message({"SCRAM-VERDICT", flag(a.verdict.proof_ok),
                                 a.verdict.server_signature, outcome_name(a.login.result.outcome),
@@ -229,6 +234,13 @@ tl::expected<Request, std::string> decode_request(std::string_view wire) {
         if (f[1].empty()) return Unexpected("HANDOFF: empty user");
         return Handoff{text(1), *tls, text(3), *discarding};
     }
+    if (verb == "ORIGIN") {
+        if (auto a = arity(f, 2); !a) return Unexpected(a.error());
+        auto address = parse_ip(f[1]);
+        if (!address || to_string(*address) != f[1])
+            return Unexpected("ORIGIN: not a canonical IP address");
+        return Origin{text(1)};
+    }
     return Unexpected("unknown request \"" + std::string(verb.substr(0, 20)) + "\"");
 }
 
@@ -277,6 +289,12 @@ tl::expected<Answer, std::string> decode_answer(std::string_view wire) {
         if (*ok != (login->result.outcome == AuthResult::Outcome::accepted))
             return Unexpected("SCRAM-VERDICT: proof and outcome disagree");
         return ScramOutcome{{*ok, text(2)}, *login};
+    }
+    if (verb == "ACCESS") {
+        if (auto a = arity(f, 2); !a) return Unexpected(a.error());
+        auto level = number<std::uint32_t>(f[1], "access level");
+        if (!level) return Unexpected(level.error());
+        return Access{*level};
     }
     if (verb == "HANDED-OVER") {
         if (auto a = arity(f, 1); !a) return Unexpected(a.error());

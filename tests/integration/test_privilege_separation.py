@@ -75,7 +75,12 @@ def memory_contains(pid, needle):
     """Whether `needle` occurs in any readable mapping of `pid` (root reads
     /proc/PID/mem of any process, dumpable or not), read 1 MiB at a time."""
     chunk = 1 << 20
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+    try:
+        maps = open(f"/proc/{pid}/maps")
+        mem = open(f"/proc/{pid}/mem", "rb", 0)
+    except (ProcessLookupError, FileNotFoundError):
+        return False  # gone since it was listed: it holds nothing any more
+    with maps, mem:
         for line in maps:
             addresses, perms = line.split()[:2]
             if not perms.startswith("r") or "[vvar]" in line or "[vsyscall]" in line:
@@ -195,8 +200,14 @@ class Separation(StoreTestCase):
         self.assertIn("cannot start: login user root is root", log)
         self.assertEqual(c.proc.returncode, 1)
 
-    def logged_in_processes(self, c):
-        procs = session_processes(c.proc.pid)
+    def logged_in_processes(self, c, expected):
+        # The login and auth processes are killed at the hand-over and
+        # reaped later: wait (bounded) until only `expected` are alive.
+        for _ in range(200):
+            procs = session_processes(c.proc.pid)
+            if len(procs) == expected:
+                break
+            time.sleep(0.01)
         # The auth process (the passwd-file reader) is gone after login.
         for p in procs:
             self.assertFalse(memory_contains(p, BOB_PW.encode()),
@@ -207,7 +218,7 @@ class Separation(StoreTestCase):
         c, inode = self.spawn()
         self.assertTrue(c.readline().startswith("+OK"))
         c.login(ALICE, ALICE_PW)
-        procs = self.logged_in_processes(c)
+        procs = self.logged_in_processes(c, 1)
         self.assertEqual(procs, [c.proc.pid])  # login and auth processes are gone
         self.assertTrue(holds(c.proc.pid, inode))  # the mail process has the socket
         uid = os.stat(self.store.inbox(ALICE)).st_uid
@@ -224,7 +235,7 @@ class Separation(StoreTestCase):
         ctx.check_hostname = False
         c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
         c.login(ALICE, ALICE_PW)
-        procs = self.logged_in_processes(c)
+        procs = self.logged_in_processes(c, 2)
         self.assertEqual(len(procs), 2, procs)  # the mail process and the relay
         relay = procs[1]
         self.assertTrue(holds(relay, inode))

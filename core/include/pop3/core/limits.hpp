@@ -35,4 +35,8 @@ inline constexpr std::size_t k_max_privsep_message = 32 * 1024;
 // have not logged in after 180 s, and so does pop3d by default.
 inline constexpr unsigned k_default_login_timeout_seconds = 180;
 
+// A balancer sends its PROXY header at once; a peer that has not within
+// this time is not one (and holds no process longer than this).
+inline constexpr unsigned k_proxy_header_timeout_seconds = 10;
+
 } // namespace pop3::core

@@ -69,9 +69,23 @@ struct HandoffAccepted {
     bool operator==(const HandoffAccepted&) const = default;
 };
 
+// Behind a balancer: who the client really is, from the PROXY header the
+// login process read (the monitor decides access, the auth process names
+// it in failed-login lines).
+struct Origin {
+    std::string address;
+    bool operator==(const Origin&) const = default;
+};
+// The monitor's answer to an Origin: the client's access level (0: close).
+struct Access {
+    std::uint32_t level = 1;
+    bool operator==(const Access&) const = default;
+};
+
 using Request = std::variant<VerifyPassword, VerifyApop, VerifyCram,
-                             FetchScramCredentials, ScramProof, Handoff>;
-using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome, HandoffAccepted>;
+                             FetchScramCredentials, ScramProof, Handoff, Origin>;
+using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome, HandoffAccepted,
+                            Access>;
 
 [[nodiscard]] std::string encode(const Request& request);
 [[nodiscard]] std::string encode(const Answer& answer);
