@@ -109,15 +109,24 @@ read_proxied_client(int fd, int timeout_ms, const Options& options, const std::s
         }
         if (done < h.length) return tl::unexpected(std::string("reading the PROXY header failed"));
         ProxiedClient client{peer, false, ""};
-        const std::string version = "PROXY v" + std::to_string(h.version);
-        if (h.local) {
-            client.note = " (" + version + " LOCAL from " + peer + ": a health check)";
-        } else if (!h.source) {
-            client.note = " (" + version + " UNKNOWN from " + peer + ")";
+        std::string version = "PROXY v";
+        version += std::to_string(h.version);
+        std::string& note = client.note;
+        if (h.local || !h.source) {
+            note += " (";
+            note += version;
+            note += h.local ? " LOCAL from " : " UNKNOWN from ";
+            note += peer;
+            note += h.local ? ": a health check)" : ")";
         } else {
             client.address = core::to_string(h.source->address);
-            client.note = " port " + std::to_string(h.source->port) + " (" + version + " from " +
-                          peer + ")";
+            note += " port ";
+            note += std::to_string(h.source->port);
+            note += " (";
+            note += version;
+            note += " from ";
+            note += peer;
+            note += ')';
         }
         if (h.client_tls && options.proxy_tls_terminated) {
             client.tls = true;

@@ -345,7 +345,10 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     // millisecond or more each).
     to_auth.close();
     ::kill(children.auth, SIGKILL);
-    int serve_in = data_monitor.get(), serve_out = data_monitor.get();
+    // Over TLS the mail process reads and writes the plaintext socketpair.
+    const int plaintext = data_monitor.get();
+    int serve_in = plaintext;
+    int serve_out = plaintext;
     pid_t relay = -1;
     if (handoff->tls) {
         relay = std::exchange(children.login, -1);
