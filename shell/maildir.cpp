@@ -302,9 +302,9 @@ struct ScannedFile {
 
 } // namespace
 
-tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
-                                                     std::string path,
-                                                     bool watch) {
+tl::expected<Maildir, std::error_code>
+Maildir::open(UniqueFd inbox, std::string path, bool watch,
+              std::optional<DirectoryStamps> stamps) {
     Maildir box;
     box.path_ = std::move(path);
     box.dir_ = std::move(inbox);
@@ -335,7 +335,14 @@ tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
         return tl::unexpected(ec);
     }
     MaildirIndex index = MaildirIndex::load(box.dir_.get());
-    const std::string stamp = box.directory_stamp();
+    // Where another host's change may not yet show in the stamps seen here
+    // (issue 12: a session on one GlusterFS mount was served the listing
+    // of before a rename made through another), a matching stamp proves
+    // nothing: the index is a size cache only, and the listing a scan.
+    box.stamps_ = stamps ? *stamps : directory_stamps_of(box.dir_.get());
+    const std::string stamp = box.stamps_ == DirectoryStamps::exact
+                                  ? box.directory_stamp()
+                                  : std::string(MaildirIndex::k_no_stamp);
     if (stamp != MaildirIndex::k_no_stamp && index.stamp() == stamp &&
         box.take_listing(index)) {
         return box;
