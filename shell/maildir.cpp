@@ -49,7 +49,8 @@
 //   stamp, and at worst one coarse window late; a retrieve-all costs one
 //   rescan per pause of the client, not one per message.
 // * open_message(), mark_seen() and remove() use the known name; on ENOENT
-//   they force one rescan and retry at the new name. Vanished messages they
+//   (or ESTALE, on NFS and FUSE: see no_such_name) they force one rescan
+//   and retry at the new name. Vanished messages they
 //   discover are queued and reported by the next refresh().
 #include "maildir.hpp"
 
@@ -92,8 +93,15 @@ constexpr std::uint64_t k_unknown_size = UINT64_MAX;
 constexpr int k_open_message_flags =
     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 
+// On NFS and FUSE (GlusterFS) a name another host has just removed or
+// renamed can fail with ESTALE (the client's handle for it is dead) where a
+// local file system says ENOENT (issue 12). Both mean "not here under this
+// name": the message is looked for under its new name, else it is gone;
+// never [SYS/TEMP]. So every error taken from errno here says ENOENT for it.
+bool no_such_name(int error) { return error == ENOENT || error == ESTALE; }
+
 std::error_code errno_code(int error) {
-    return {error, std::system_category()};
+    return {no_such_name(error) ? ENOENT : error, std::system_category()};
 }
 
 std::error_code last_error() { return errno_code(errno); }
@@ -132,7 +140,7 @@ constexpr int k_subdir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 template <class Stamp> tl::expected<Stamp, std::error_code> subdir_stamp(int fd) {
     struct stat st {};
     if (fd < 0) {
-        if (errno == ENOENT) {
+        if (no_such_name(errno)) {
             return Stamp{};
         }
         return tl::unexpected(last_error());
@@ -176,7 +184,7 @@ struct DirCloser {
 template <class Visit>
 std::error_code for_each_message_file(int subdir, Visit&& visit) {
     if (subdir < 0) {
-        return errno == ENOENT ? std::error_code{} : last_error();
+        return no_such_name(errno) ? std::error_code{} : last_error();
     }
     // A stream of its own on the held directory ("." names it itself, so
     // nothing is looked up by path), read from the start.
@@ -294,9 +302,9 @@ struct ScannedFile {
 
 } // namespace
 
-tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
-                                                     std::string path,
-                                                     bool watch) {
+tl::expected<Maildir, std::error_code>
+Maildir::open(UniqueFd inbox, std::string path, bool watch,
+              std::optional<DirectoryStamps> stamps) {
     Maildir box;
     box.path_ = std::move(path);
     box.dir_ = std::move(inbox);
@@ -316,7 +324,7 @@ tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
     for (auto [sub, held] : {std::pair{"new", &box.new_dir_},
                              std::pair{"cur", &box.cur_dir_}}) {
         held->reset(::openat(box.dir_.get(), sub, k_subdir_flags));
-        if (!*held && errno != ENOENT) {
+        if (!*held && !no_such_name(errno)) {
             return tl::unexpected(last_error());
         }
     }
@@ -327,7 +335,14 @@ tl::expected<Maildir, std::error_code> Maildir::open(UniqueFd inbox,
         return tl::unexpected(ec);
     }
     MaildirIndex index = MaildirIndex::load(box.dir_.get());
-    const std::string stamp = box.directory_stamp();
+    // Where another host's change may not yet show in the stamps seen here
+    // (issue 12: a session on one GlusterFS mount was served the listing
+    // of before a rename made through another), a matching stamp proves
+    // nothing: the index is a size cache only, and the listing a scan.
+    box.stamps_ = stamps ? *stamps : directory_stamps_of(box.dir_.get());
+    const std::string stamp = box.stamps_ == DirectoryStamps::exact
+                                  ? box.directory_stamp()
+                                  : std::string(MaildirIndex::k_no_stamp);
     if (stamp != MaildirIndex::k_no_stamp && index.stamp() == stamp &&
         box.take_listing(index)) {
         return box;
@@ -870,7 +885,7 @@ tl::expected<void, std::error_code> Maildir::mark_seen(std::size_t index) {
         if (notify_) {
             own_events_.resize(own_events_.size() - 2);
         }
-        if (error != ENOENT || attempt > 0) {
+        if (!no_such_name(error) || attempt > 0) {
             return tl::unexpected(errno_code(error));
         }
         refresh_into_pending(true);
@@ -895,7 +910,7 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
             ++counts.failed;
         } else if (gone(i)) {
             ++counts.already_gone;
-        } else if (const int error = unlink_one(i); error == ENOENT) {
+        } else if (const int error = unlink_one(i); no_such_name(error)) {
             retry.push_back(i);
         } else if (error != 0) {
             ++counts.failed;
@@ -909,7 +924,7 @@ RemoveCounts Maildir::remove(const std::vector<std::size_t>& indices) {
     for (const std::size_t i : retry) {
         if (gone(i)) {
             ++counts.already_gone;
-        } else if (const int error = unlink_one(i); error == ENOENT) {
+        } else if (const int error = unlink_one(i); no_such_name(error)) {
             ++counts.already_gone;
         } else if (error != 0) {
             ++counts.failed;
@@ -975,7 +990,9 @@ MessageStreamer::stream(int fd, std::optional<std::uint64_t> top_lines,
     while (!(top && top->done()) && !(file_size && octets >= *file_size)) {
         const ssize_t n = read_some(fd, in_.data(), in_.size());
         if (n < 0) {
-            return tl::unexpected(last_error());
+            // As is, ESTALE included: the +OK is out, the message cannot
+            // be called gone any more, and the log should say why.
+            return tl::unexpected(std::error_code(errno, std::system_category()));
         }
         if (n == 0) {
             break;

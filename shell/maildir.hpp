@@ -18,6 +18,7 @@
 
 #include <tl/expected.hpp>
 
+#include "file_system.hpp"
 #include "pop3/core/mailbox.hpp"
 #include "unique_fd.hpp"
 
@@ -52,9 +53,13 @@ public:
     // nowhere else. Errors (EACCES, ENOTDIR also for a symlinked new/ or
     // cur/, an unreadable message file...) are returned. `watch` = false
     // disables change notification (inotify) and leaves the
-    // directory-mtime rule alone; for tests of that rule.
+    // directory-mtime rule alone; for tests of that rule. Where the file
+    // system's directory stamps are not exact (file_system.hpp: NFS, FUSE,
+    // ...) the index serves as a size cache only and the listing is always
+    // a scan; `stamps` overrides what the file system type says (tests).
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
-    open(UniqueFd inbox, std::string path, bool watch = true);
+    open(UniqueFd inbox, std::string path, bool watch = true,
+         std::optional<DirectoryStamps> stamps = std::nullopt);
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
@@ -63,6 +68,8 @@ public:
     [[nodiscard]] std::size_t size() const { return names_.size(); }
     // True when the listing came from the index without a scan (tests).
     [[nodiscard]] bool listed_from_index() const { return from_index_; }
+    // What the file system rule said at open() (file_system.hpp).
+    [[nodiscard]] DirectoryStamps directory_stamps() const { return stamps_; }
     // How many times refresh() or a retry read the directories since
     // open() (tests: a rescan costs O(N), so tests count them).
     [[nodiscard]] std::size_t rescans() const { return rescans_; }
@@ -182,6 +189,7 @@ private:
     std::size_t arena_live_ = 0;            // arena octets of live names
     std::size_t live_ = 0;                  // names not gone
     bool from_index_ = false;
+    DirectoryStamps stamps_ = DirectoryStamps::cached;
     std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).

@@ -85,7 +85,9 @@ open_mailbox_dir(int root, std::string_view domain, std::string_view user) {
         if (!next) {
             const int error = errno;
             struct stat st {};
-            if (error == ENOENT) return found; // an empty mailbox
+            // ESTALE: removed by another host of a shared store (NFS,
+            // FUSE), as gone as ENOENT (issue 12).
+            if (error == ENOENT || error == ESTALE) return found; // an empty mailbox
             if (::fstatat(at, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISLNK(st.st_mode))
                 return tl::unexpected(path + " is a symlink; pop3d follows none "

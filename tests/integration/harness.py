@@ -90,10 +90,11 @@ def session_hwm_kib(pid):
 
 
 class Mailstore:
-    """An IMAP root: `passwd` beside `Personal/`, the pop3d working dir."""
+    """An IMAP root: `passwd` beside `Personal/`, the pop3d working dir;
+    under `parent` (e.g. a shared file system's mount) if given."""
 
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="pop3d-test-")
+    def __init__(self, parent=None):
+        self.root = tempfile.mkdtemp(prefix="pop3d-test-", dir=parent)
         os.chmod(self.root, 0o755)
         self.personal = os.path.join(self.root, "Personal")
         os.mkdir(self.personal)
@@ -103,6 +104,19 @@ class Mailstore:
 
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def seen_from(self, mount, other_mount, state):
+        """The same store as another host sees it: `passwd` and `Personal/`
+        through `other_mount` (where the file system under `mount` is
+        mounted too), that host's own state (hash slots) under `state`.
+        For pop3d_args and servers; create mailboxes through the original."""
+        import copy
+        view = copy.copy(self)
+        rel = os.path.relpath(self.root, mount)
+        view.personal = os.path.join(other_mount, rel, "Personal")
+        view.passwd = os.path.join(other_mount, rel, "passwd")
+        view.root = state
+        return view
 
     def add_user(self, login, secret="secret", scheme="PLAIN", maildir=True):
         """Adds a passwd-file line; `secret` is stored as {scheme}secret."""
@@ -319,25 +333,37 @@ class TracedTcpServer:
 class TcpServer:
     """pop3d under ucspi-tcp's tcpserver on a loopback port."""
 
-    def __init__(self, store, *extra, host="127.0.0.1", rules=None):
+    def __init__(self, store, *extra, host="127.0.0.1", rules=None, logpath=None):
+        """`logpath`: pop3d's log goes to that file (read it with log())
+        instead of a pipe that stop() reads."""
+        self.host = host
         self.port = free_port()
         cmd = ["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "20"]
         if rules:
             cmd += ["-x", rules]
         cmd += [host, str(self.port), *pop3d_args(store, *extra)]
+        self.logpath = logpath
+        self.logf = open(logpath, "wb") if logpath else None
         self.proc = subprocess.Popen(cmd, cwd=store.personal,
-                                     stderr=subprocess.PIPE)
+                                     stderr=self.logf or subprocess.PIPE)
         wait_for_port(self.port, host)
         # wait_for_port's probe connection spawned one session; let it end.
         time.sleep(0.1)
 
     def connect(self, source=None):
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT,
+        sock = socket.create_connection((self.host, self.port), timeout=TIMEOUT,
                                         source_address=(source, 0) if source else None)
         return Pop3Conn(sock)
 
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
     def stop(self):
         stop_process(self.proc)
+        if self.logf:
+            self.logf.close()
+            return self.log()
         return self.proc.stderr.read().decode(errors="replace")
 
 
@@ -420,7 +446,7 @@ class Dovecot:
     """Dovecot IMAP in the foreground with a test-local config serving the
     Mailstore's Maildirs and passwd-file. Always call stop()."""
 
-    def __init__(self, store, user=DOVECOT_USER):
+    def __init__(self, store, user=DOVECOT_USER, extra_conf=""):
         require_tool("dovecot", "dovecot-core")
         require_tool("doveadm", "dovecot-core")
         require_tool("/usr/lib/dovecot/imap", "dovecot-imapd")
@@ -436,6 +462,7 @@ class Dovecot:
             f.write(DOVECOT_CONF.format(work=self.work, personal=store.personal,
                                         passwd=store.passwd, user=user,
                                         port=self.port))
+            f.write(extra_conf)
         chown_tree(store.personal, user)
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
                                      stdout=subprocess.DEVNULL,

@@ -49,8 +49,24 @@ def token_of(raw):
 
 
 class Torture(unittest.TestCase):
+    seconds = SECONDS  # the run's bound; subclasses may set their own
+
+    def make_store(self):
+        return Mailstore()
+
+    def start_dovecot(self):
+        return Dovecot(self.store)
+
+    def connect_pop3(self, rng):
+        """A new POP3 connection, greeting unread (subclasses: over TCP)."""
+        return spawn_stdio(self.store)
+
+    def delivery_inbox(self):
+        """Where plain Maildir deliveries go (subclasses: another host's view)."""
+        return self.inbox
+
     def setUp(self):
-        self.store = Mailstore()
+        self.store = self.make_store()
         self.store.add_user(ALICE, PASSWORD)
         self.inbox = self.store.inbox(ALICE)
         self.lock = threading.Lock()
@@ -67,7 +83,7 @@ class Torture(unittest.TestCase):
         self.dovecot = None
         for _ in range(INITIAL):
             self.deliver_maildir()
-        self.dovecot = Dovecot(self.store)
+        self.dovecot = self.start_dovecot()
 
     def tearDown(self):
         if self.dovecot is not None:
@@ -94,12 +110,13 @@ class Torture(unittest.TestCase):
     def deliver_maildir(self):
         token, raw = self.new_message()
         name = f"{int(time.time())}.M{token[1:]}P{os.getpid()}.torture"
-        tmp = os.path.join(self.inbox, "tmp", name)
+        inbox = self.delivery_inbox()
+        tmp = os.path.join(inbox, "tmp", name)
         with open(tmp, "wb") as f:
             f.write(raw)
         with self.lock:
             self.delivered[token] = raw
-        os.rename(tmp, os.path.join(self.inbox, "new", name))
+        os.rename(tmp, os.path.join(inbox, "new", name))
         self.bump("delivered_maildir", 1)
 
     def deliver_lda(self):
@@ -134,7 +151,7 @@ class Torture(unittest.TestCase):
             time.sleep(rng.uniform(0.05, 0.3))
 
     def pop3_session(self, rng):
-        c = spawn_stdio(self.store)
+        c = self.connect_pop3(rng)
         try:
             assert c.readline().startswith("+OK")
             c.login(ALICE, PASSWORD)
@@ -262,7 +279,7 @@ class Torture(unittest.TestCase):
     # -- the run -------------------------------------------------------------
     def test_torture(self):
         started = time.time()
-        self.deadline = started + SECONDS
+        self.deadline = started + self.seconds
         self.sessions_started = 0
         threads = [threading.Thread(target=self.guarded(
                        lambda r=random.Random(self.rng.random()): self.pop3_worker(r)),
@@ -276,7 +293,7 @@ class Torture(unittest.TestCase):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=SECONDS + 4 * TIMEOUT)
+            t.join(timeout=self.seconds + 4 * TIMEOUT)
         self.assertFalse([t.name for t in threads if t.is_alive()],
                          "workers did not finish in time")
         elapsed = time.time() - started

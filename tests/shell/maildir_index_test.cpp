@@ -147,6 +147,47 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     CHECK(third->size() == 1);
 }
 
+TEST_CASE("where directory stamps are cached, an unchanged Maildir is still "
+          "scanned, with the index as a size cache",
+          "[shell][index][file_system]") {
+    // Issue 12: on a GlusterFS mount another host's rename showed here
+    // only a second later, and a new session was served the old listing.
+    using pop3::shell::DirectoryStamps;
+    Inbox inbox;
+    inbox.write("cur/100.M1.h:2,S", "a\nb\n");
+    inbox.write("new/101.M2.h", "c\r\nd");
+    inbox.age();
+    auto first = open_maildir(inbox.root.string(), false, DirectoryStamps::cached);
+    REQUIRE(first);
+    CHECK(first->directory_stamps() == DirectoryStamps::cached);
+    CHECK_FALSE(first->listed_from_index());
+    // Sizes only: no stamp another session could take as a listing.
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").find("new/101.M2.h 4 6\n") != std::string::npos);
+
+    auto second = open_maildir(inbox.root.string(), false, DirectoryStamps::cached);
+    REQUIRE(second);
+    CHECK_FALSE(second->listed_from_index());
+    CHECK(second->size() == 2);
+    // A session on a local file system over the same index scans too: a
+    // sizes-only index names no directory state.
+    auto local = open_maildir(inbox.root.string(), false, DirectoryStamps::exact);
+    REQUIRE(local);
+    CHECK_FALSE(local->listed_from_index());
+    auto local_again = open_maildir(inbox.root.string(), false, DirectoryStamps::exact);
+    REQUIRE(local_again);
+    CHECK(local_again->listed_from_index()); // the control: the fast path works here
+}
+
+TEST_CASE("a local temporary directory has exact directory stamps",
+          "[shell][index][file_system]") {
+    // The other tests here rely on /tmp being local (ext4, tmpfs, ...).
+    Inbox inbox;
+    auto box = open_maildir(inbox.root.string(), false);
+    REQUIRE(box);
+    CHECK(box->directory_stamps() == pop3::shell::DirectoryStamps::exact);
+}
+
 TEST_CASE("the listing is trusted exactly as far as the directory stamps", "[shell][index]") {
     Inbox inbox;
     inbox.write("cur/100.M1.h", "a\n");

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "maildir.hpp"
+#include "fault_injection.hpp"
 #include "open_maildir.hpp"
 
 namespace fs = std::filesystem;
@@ -749,4 +750,113 @@ TEST_CASE("without change notification, a change by others before our Seen "
     // The stamps after our rename include the expunge: not taken as ours.
     CHECK(box.refresh() == std::vector<std::size_t>{2});
     CHECK(box.rescans() == 1);
+}
+
+// A shared store (issue 12): on NFS and GlusterFS an open, rename or unlink
+// of a name another host has just removed or renamed can fail with ESTALE
+// instead of ENOENT. The other host's change is made for real; the fault
+// seam (fault_injection.hpp) makes our next call on the old name say
+// ESTALE, as the FUSE client did in tests/integration/test_glusterfs_store.py.
+namespace {
+
+using pop3::shell::testing::Call;
+using pop3::shell::testing::faults_fired;
+using pop3::shell::testing::ScopedFault;
+
+} // namespace
+
+TEST_CASE("an open that says ESTALE for a message renamed by another host "
+          "finds it under its new name",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "a\n");
+    dir.write("cur/2.b.host:2,", "b\n");
+    Maildir box = open_ok(dir.inbox());
+    dir.rename("cur/2.b.host:2,", "cur/2.b.host:2,S");
+    ScopedFault stale(Call::open, "2.b.host:2,", ESTALE);
+
+    auto fd = box.open_message(1);
+    CHECK(faults_fired() == 1);
+    REQUIRE(fd.has_value());
+    CHECK(read_all(fd->get()) == "b\n");
+    CHECK(box.path_of(1) == "cur/2.b.host:2,S");
+    CHECK(box.refresh().empty());
+}
+
+TEST_CASE("an open that says ESTALE for a message removed by another host "
+          "is a message gone, not an error",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "a\n");
+    dir.write("cur/2.b.host:2,", "b\n");
+    Maildir box = open_ok(dir.inbox());
+    dir.unlink("cur/2.b.host:2,");
+    ScopedFault stale(Call::open, "2.b.host", ESTALE);
+
+    auto fd = box.open_message(1);
+    CHECK(faults_fired() == 1);
+    REQUIRE_FALSE(fd.has_value());
+    // What the session runner answers as "message gone", never [SYS/TEMP].
+    CHECK(fd.error() == std::errc::no_such_file_or_directory);
+    CHECK(box.refresh() == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("a Seen rename that says ESTALE follows the message another host "
+          "renamed",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("new/1.a.host", "a\n");
+    Maildir box = open_ok(dir.inbox());
+    dir.rename("new/1.a.host", "cur/1.a.host:2,F");
+    ScopedFault stale(Call::rename, "1.a.host", ESTALE);
+
+    REQUIRE(box.mark_seen(0).has_value());
+    CHECK(faults_fired() == 1);
+    CHECK(box.path_of(0) == "cur/1.a.host:2,FS");
+    CHECK(dir.exists("cur/1.a.host:2,FS"));
+}
+
+TEST_CASE("UPDATE counts a message whose unlink says ESTALE as gone or "
+          "removes it under its new name, never as failed",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "a\n");
+    dir.write("cur/2.b.host:2,", "b\n");
+    dir.write("cur/3.c.host:2,", "c\n");
+    Maildir box = open_ok(dir.inbox());
+    dir.unlink("cur/1.a.host:2,");                      // expunged there
+    dir.rename("cur/2.b.host:2,", "cur/2.b.host:2,S"); // flagged there
+    ScopedFault stale1(Call::unlink, "1.a.host", ESTALE);
+    pop3::shell::testing::inject_fault(Call::unlink, "2.b.host:2,", ESTALE);
+
+    CHECK(box.remove({0, 1}) == RemoveCounts{1, 1, 0});
+    CHECK(faults_fired() == 2);
+    CHECK_FALSE(dir.exists("cur/2.b.host:2,S"));
+    CHECK(dir.exists("cur/3.c.host:2,"));
+}
+
+TEST_CASE("a message whose open says ESTALE while the login scan sizes it "
+          "is left out, and the mailbox still opens",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "a\n");
+    dir.write("cur/2.b.host:2,", "b\n"); // no ,W=: its lines are counted
+    ScopedFault stale(Call::open, "2.b.host", ESTALE);
+
+    auto box = open_maildir(dir.inbox());
+    CHECK(faults_fired() == 1);
+    REQUIRE(box.has_value());
+    CHECK(uidls(*box) == std::vector<std::string>{"1.a.host"});
+}
+
+TEST_CASE("a new/ whose open says ESTALE at login is a missing new/",
+          "[shell][maildir][estale]") {
+    TempMaildir dir;
+    dir.write("cur/1.a.host:2,", "a\n");
+    ScopedFault stale(Call::open, "new", ESTALE);
+
+    auto box = open_maildir(dir.inbox());
+    CHECK(faults_fired() == 1);
+    REQUIRE(box.has_value());
+    CHECK(box->size() == 1);
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "fault_injection.hpp"
 #include "privileges.hpp"
 
 using pop3::core::PasswdEntry;
@@ -120,6 +121,18 @@ TEST_CASE("a missing INBOX, user or domain ends the walk without an INBOX",
     REQUIRE(dir);
     CHECK_FALSE(dir->inbox);
     CHECK(dir->owner_known); // example.org/alice's owner
+}
+
+TEST_CASE("an INBOX whose open says ESTALE (removed by another host of a "
+          "shared store) is a missing INBOX, not a refusal",
+          "[shell][privileges][estale]") {
+    using pop3::shell::testing::Call;
+    Store store;
+    pop3::shell::testing::ScopedFault stale(Call::open, "INBOX", ESTALE);
+    auto dir = pop3::shell::open_mailbox_dir(store.fd.get(), "example.org", "alice");
+    CHECK(pop3::shell::testing::faults_fired() == 1);
+    REQUIRE(dir);
+    CHECK_FALSE(dir->inbox);
 }
 
 TEST_CASE("a symlink in domain, user or INBOX is refused, never followed",
