@@ -553,19 +553,26 @@ timespec mtime_of(const fs::path& path) {
     return st.st_mtim;
 }
 
+// Two Seen messages in cur/, both directories dated back 1,000 s, opened
+// without inotify: change detection by the directory stamps alone.
+Maildir quiet_two_message_box(TempMaildir& dir, timespec& old) {
+    dir.write("cur/1.a.host:2,S", "a\n");
+    dir.write("cur/2.b.host:2,S", "b\n");
+    old = timespec{::time(nullptr) - 1000, 0};
+    set_mtime(dir.at("new"), old);
+    set_mtime(dir.at("cur"), old);
+    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
+    REQUIRE(opened.has_value());
+    return std::move(*opened);
+}
+
 } // namespace
 
 TEST_CASE("refresh does not rescan directories whose old mtime is unchanged",
           "[shell][maildir]") {
     TempMaildir dir;
-    dir.write("cur/1.a.host:2,S", "a\n");
-    dir.write("cur/2.b.host:2,S", "b\n");
-    const timespec old{::time(nullptr) - 1000, 0};
-    set_mtime(dir.at("new"), old);
-    set_mtime(dir.at("cur"), old);
-    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
-    REQUIRE(opened.has_value());
-    Maildir box = std::move(*opened);
+    timespec old{};
+    Maildir box = quiet_two_message_box(dir, old);
 
     CHECK(box.refresh().empty()); // two stat() calls, no readdir()
     CHECK(box.refresh().empty());
@@ -581,14 +588,8 @@ TEST_CASE("refresh sees a removal whose directory mtime was put back",
     // Issue 11, 3.7: a backup restored over the INBOX (tar, rsync -a) sets
     // old mtimes again; the ctime, which no one can set, still moves.
     TempMaildir dir;
-    dir.write("cur/1.a.host:2,S", "a\n");
-    dir.write("cur/2.b.host:2,S", "b\n");
-    const timespec old{::time(nullptr) - 1000, 0};
-    set_mtime(dir.at("new"), old);
-    set_mtime(dir.at("cur"), old);
-    auto opened = open_maildir(dir.inbox(), /*watch=*/false); // mtimes only
-    REQUIRE(opened.has_value());
-    Maildir box = std::move(*opened);
+    timespec old{};
+    Maildir box = quiet_two_message_box(dir, old);
 
     dir.unlink("cur/2.b.host:2,S");
     set_mtime(dir.at("cur"), old);
