@@ -325,6 +325,25 @@ class GlusterTorture(torture.Torture):
         self.deliveries = 0
         return store
 
+    def setUp(self):
+        super().setUp()
+        # The passwd-file was written through the first mount just now; the
+        # other mount may show the old (empty) file for about a second (its
+        # attribute cache), and a session started then would find no user.
+        # A site does not create an account a moment before its first login
+        # through another host; the test waits (bounded) as it would.
+        with open(self.store.passwd, "rb") as f:
+            want = f.read()
+        deadline = time.monotonic() + 15
+        for view in self.hosts.views:
+            while True:
+                with open(view.passwd, "rb") as f:
+                    if f.read() == want:
+                        break
+                self.assertLess(time.monotonic(), deadline,
+                                f"{view.passwd} never showed the new passwd-file")
+                time.sleep(0.1)
+
     def start_dovecot(self):
         return Dovecot(self.store, extra_conf=DOVECOT_SHARED_FS)
 
