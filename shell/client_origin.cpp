@@ -10,10 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "client_origin.hpp"
+#include "passwd_file.hpp"
 
 namespace pop3::shell {
 
@@ -40,11 +39,11 @@ std::string peer_address(int fd) {
 tl::expected<std::optional<core::AccessRules>, std::string>
 load_access_rules(const Options& options) {
     if (options.access_rules.empty()) return std::optional<core::AccessRules>();
-    std::ifstream in(options.access_rules, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return tl::unexpected("cannot read access rules " + options.access_rules);
-    auto rules = core::parse_access_rules(text.str());
+    auto text = read_file(options.access_rules);
+    if (!text)
+        return tl::unexpected("cannot read access rules " + options.access_rules + ": " +
+                              text.error().message());
+    auto rules = core::parse_access_rules(*text);
     if (!rules) return tl::unexpected("access rules " + options.access_rules + ", " + rules.error());
     return std::optional<core::AccessRules>(std::move(*rules));
 }

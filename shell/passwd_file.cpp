@@ -17,6 +17,8 @@ namespace {
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 
+} // namespace
+
 tl::expected<std::string, std::error_code> read_file(const std::string& path)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -56,6 +58,8 @@ tl::expected<std::string, std::error_code> read_file(const std::string& path)
     }
     return content;
 }
+
+namespace {
 
 bool equal_ignoring_ascii_case(std::string_view a, std::string_view b)
 {

@@ -16,6 +16,11 @@ namespace pop3::shell {
 // Largest passwd-file we read; anything bigger is refused (EFBIG).
 inline constexpr std::size_t k_max_passwd_file_size = 64u * 1024u * 1024u;
 
+// A whole configuration file of at most k_max_passwd_file_size octets,
+// read so that no stray copy of its content stays in freed memory (it may
+// hold secrets). Errors are those of open(2) and read(2), or file_too_large.
+[[nodiscard]] tl::expected<std::string, std::error_code> read_file(const std::string& path);
+
 // Returns the first entry whose user field equals `user`: the parts before
 // the last '@' compare exactly, the parts after it case-insensitively (a user
 // field without '@' only matches a `user` without '@'). nullopt when there is

@@ -103,27 +103,29 @@ std::optional<std::string> PrivsepChannel::receive_wire(std::string* error,
     return std::nullopt;
 }
 
-std::optional<privsep::Request> PrivsepChannel::receive_request(std::string* error,
-                                                               std::vector<UniqueFd>* fds) {
+// One datagram through `decode` (decode_request or decode_answer); a
+// format error is reported like a broken channel.
+template <class Message, class Decode>
+std::optional<Message> PrivsepChannel::receive(std::string* error, std::vector<UniqueFd>* fds,
+                                               Decode decode) {
     auto wire = receive_wire(error, fds);
     if (!wire) return std::nullopt;
-    auto request = privsep::decode_request(*wire);
-    if (!request) {
-        if (error) *error = request.error();
+    auto message = decode(*wire);
+    if (!message) {
+        if (error) *error = message.error();
         return std::nullopt;
     }
-    return std::move(*request);
+    return std::move(*message);
+}
+
+std::optional<privsep::Request> PrivsepChannel::receive_request(std::string* error,
+                                                               std::vector<UniqueFd>* fds) {
+    return receive<privsep::Request>(error, fds, privsep::decode_request);
 }
 
 std::optional<privsep::Answer> PrivsepChannel::receive_answer(std::string* error) {
-    auto wire = receive_wire(error, nullptr); // an answer never carries one
-    if (!wire) return std::nullopt;
-    auto answer = privsep::decode_answer(*wire);
-    if (!answer) {
-        if (error) *error = answer.error();
-        return std::nullopt;
-    }
-    return std::move(*answer);
+    // An answer never carries a descriptor.
+    return receive<privsep::Answer>(error, nullptr, privsep::decode_answer);
 }
 
 } // namespace pop3::shell

@@ -41,6 +41,9 @@ private:
     bool send_wire(const std::string& wire, std::initializer_list<int> fds = {});
     // One datagram; nullopt on close or error (with `error` set on error).
     std::optional<std::string> receive_wire(std::string* error, std::vector<UniqueFd>* fds);
+    template <class Message, class Decode>
+    std::optional<Message> receive(std::string* error, std::vector<UniqueFd>* fds,
+                                   Decode decode);
     UniqueFd fd_;
 };
 
