@@ -14,7 +14,7 @@ std::optional<privsep::Answer> AuthClient::ask(const privsep::Request& request) 
     if (channel_.send(request)) answer = channel_.receive_answer(&error);
     if (!answer) {
         broken_ = true;
-        log_.line("login process: no answer from the auth process" +
+        log_.error("login process: no answer from the auth process" +
                   (error.empty() ? std::string() : ": " + error));
     }
     return answer;
@@ -26,7 +26,7 @@ std::optional<privsep::Offer> AuthClient::receive_offer() {
     if (answer)
         if (auto* offer = std::get_if<privsep::Offer>(&*answer)) return std::move(*offer);
     broken_ = true;
-    log_.line("login process: no offer from the auth process" +
+    log_.error("login process: no offer from the auth process" +
               (error.empty() ? std::string() : ": " + error));
     return std::nullopt;
 }

@@ -175,7 +175,7 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
     auth.set_client(client); // in the failed-login line, for fail2ban
     auto jailed = enter_sandbox(account);
     if (!jailed) {
-        log.line("auth process: cannot drop privileges: " + jailed.error());
+        log.error("auth process: cannot drop privileges: " + jailed.error());
         std::_Exit(1);
     }
     die_with_parent(monitor);
@@ -185,7 +185,7 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
         std::string error;
         auto request = channel.receive_request(&error);
         if (!request) {
-            if (!error.empty()) log.line("auth process: bad request: " + error);
+            if (!error.empty()) log.error("auth process: bad request: " + error);
             std::_Exit(error.empty() ? 0 : 1);
         }
         if (!channel.send(service.answer(*request))) std::_Exit(0);

@@ -66,7 +66,7 @@ void Authenticator::pad_failure(std::chrono::steady_clock::time_point started) {
     const auto multiples = took <= delay ? 1 : took / delay + 1;
     if (multiples > 1 && !delay_warned_) {
         delay_warned_ = true;
-        log_.line("warning: a failed login took " +
+        log_.warning("warning: a failed login took " +
                   std::to_string(std::chrono::duration_cast<milliseconds>(took).count()) +
                   " ms, more than --auth-failure-delay " +
                   std::to_string(options_.auth_failure_delay_ms) +
@@ -81,7 +81,7 @@ HashSlots::Guard Authenticator::hash_slot() {
     const auto& slots = resources_.slots;
     if (slots.size() == 0 && !resources_.slots_problem.empty() && !slots_warned_) {
         slots_warned_ = true;
-        log_.line("warning: no hash slots (" + resources_.slots_problem +
+        log_.warning("warning: no hash slots (" + resources_.slots_problem +
                   "); password hashing is not capped");
     }
     return slots.acquire([&] {
@@ -130,7 +130,7 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
     auto name = login->full();
     auto file = passwd();
     if (!file) {
-        log_.line("cannot read passwd-file " + options_.passwd_file + ": " +
+        log_.error("cannot read passwd-file " + options_.passwd_file + ": " +
                   file.error().message());
         return AuthResult{AuthResult::Outcome::unavailable, ""};
     }
@@ -141,7 +141,7 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
         slot = hash_slot();
         started = std::chrono::steady_clock::now();
     }
-    auto entry = (*file)->find(name, [this](std::string_view w) { log_.line(w); });
+    auto entry = (*file)->find(name, [this](std::string_view w) { log_.warning(w); });
     if (!entry) {
         (void)verify(nullptr); // the same work as for a real user
         return fail("unknown user");
@@ -205,7 +205,7 @@ AuthResources open_auth_resources(const Options& options, const Log& log) {
         r.passwd = std::move(*file);
     } else {
         r.passwd_error = file.error();
-        log.line("cannot read passwd-file " + options.passwd_file + ": " +
+        log.error("cannot read passwd-file " + options.passwd_file + ": " +
                  file.error().message());
     }
     return r;
@@ -222,7 +222,7 @@ const std::string& Authenticator::salt_key() {
     } else if (salt_key_.empty()) {
         // Still secret (the file holds every password), but it changes with
         // every edit, and with it every salt not stored in the file.
-        log_.line("warning: no server secret (" + options_.server_secret + ": " +
+        log_.warning("warning: no server secret (" + options_.server_secret + ": " +
                   resources_.server_secret_problem +
                   "); SCRAM salts are keyed by the passwd-file digest and change "
                   "when the file changes; create it with pop3d --make-server-secret");
@@ -250,7 +250,7 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     if (login) {
         auto file = passwd();
         auto entry = file ? (*file)->find(canonical,
-                                          [this](std::string_view w) { log_.line(w); })
+                                          [this](std::string_view w) { log_.warning(w); })
                           : std::nullopt;
         if (entry) {
             entry->user = canonical;

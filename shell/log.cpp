@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "log.hpp"
@@ -30,11 +31,22 @@ namespace {
 
 constexpr std::string_view k_cut = "...";
 
+// systemd names the journal stream it connected as "device:inode" in
+// JOURNAL_STREAM; stderr is that stream unless something redirected it.
+bool stderr_is_journal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (stream == nullptr) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    struct stat st {};
+    return ::fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 } // namespace
 
-Log::Log() : Log(STDERR_FILENO) {}
+Log::Log() : Log(STDERR_FILENO, stderr_is_journal()) {}
 
-Log::Log(int fd) : fd_(fd), kind_(Kind::pollable) {
+Log::Log(int fd, bool journal) : fd_(fd), kind_(Kind::pollable), journal_(journal) {
     struct stat st {};
     if (::fstat(fd, &st) == 0) {
         if (S_ISSOCK(st.st_mode)) kind_ = Kind::socket;
@@ -45,7 +57,7 @@ Log::Log(int fd) : fd_(fd), kind_(Kind::pollable) {
     prefix_len_ = n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-void Log::line(std::string_view text) const {
+void Log::line(std::string_view text, Priority priority) const {
     std::string tail;
     if (dropped_ > 0)
         tail = " (" + std::to_string(dropped_) +
@@ -53,6 +65,11 @@ void Log::line(std::string_view text) const {
     std::string out;
     out.reserve(PIPE_BUF);
     if (torn_) out += '\n';
+    if (journal_) {
+        out += '<';
+        out += static_cast<char>('0' + static_cast<int>(priority));
+        out += '>';
+    }
     out.append(prefix_, prefix_len_);
     // One write of at most PIPE_BUF octets, the tail and "\n" included.
     const std::size_t room = PIPE_BUF - out.size() - tail.size() - 1;

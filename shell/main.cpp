@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config_check.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "client_origin.hpp"
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
         std::puts("pop3d " POP3D_VERSION);
         return 0;
     }
+    // Before anything touches the socket a super-server would pass: the
+    // check runs with the very options of the unit or run script.
+    if (options->check) return check_configuration(*options, stdout);
     if (!options->make_server_secret.empty()) {
         auto made = make_server_secret(options->make_server_secret);
         if (!made) std::fprintf(stderr, "pop3d: %s\n", made.error().c_str());
@@ -72,7 +76,7 @@ int main(int argc, char** argv) {
     auto rules = load_access_rules(*options);
     if (!rules) {
         std::fprintf(stderr, "pop3d: %s\n", rules.error().c_str());
-        log.line("cannot start: " + rules.error());
+        log.error("cannot start: " + rules.error());
         if (options->socket_fd) ::close(*options->socket_fd);
         return 1;
     }

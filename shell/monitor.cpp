@@ -83,7 +83,7 @@ bool wait_readable(int fd, pid_t login) {
 // When the processes cannot be set up (no descriptors, no processes left),
 // the client still learns why, as a greeting it can show (RFC 3206).
 int refuse(const Log& log, int out_fd, const std::string& why) {
-    log.line("cannot start: " + why);
+    log.error("cannot start: " + why);
     static constexpr char k_greeting[] =
         "-ERR [SYS/TEMP] the server cannot start a session now; try again later\r\n";
     [[maybe_unused]] auto n = ::write(out_fd, k_greeting, sizeof k_greeting - 1);
@@ -114,10 +114,10 @@ std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& lo
     auto loaded = TlsContext::load(options.tls_cert, options.tls_key);
     if (!loaded) {
         std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
-        log.line("cannot start: " + loaded.error());
+        log.error("cannot start: " + loaded.error());
         std::_Exit(1);
     }
-    if (!loaded->warning().empty()) log.line("warning: " + loaded->warning());
+    if (!loaded->warning().empty()) log.warning("warning: " + loaded->warning());
     return std::move(*loaded);
 }
 
@@ -130,7 +130,7 @@ std::optional<ProxiedClient> read_client(const Options& options, const Log& log,
         std::min(options.login_timeout_seconds, pop3::core::k_proxy_header_timeout_seconds);
     auto client = read_proxied_client(in_fd, static_cast<int>(seconds) * 1000, options, peer);
     if (!client) {
-        log.line("closing the connection from " + peer + ": " + client.error());
+        log.warning("closing the connection from " + peer + ": " + client.error());
         return std::nullopt;
     }
     log.line("session start from " + client->address + client->note);
@@ -149,7 +149,7 @@ void log_denied(const Log& log, const std::string& address) {
     auto tls = load_tls_or_exit(options, log); // as root, before the jail
     auto jailed = enter_sandbox(account);
     if (!jailed) {
-        log.line("login process: cannot drop privileges: " + jailed.error());
+        log.error("login process: cannot drop privileges: " + jailed.error());
         std::_Exit(1);
     }
     die_with_parent(monitor);
@@ -272,7 +272,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         if (auto first = to_auth.receive_answer(nullptr))
             if (auto* o = std::get_if<privsep::Offer>(&*first)) offer = std::move(*o);
     if (!offer || !to_login.send(*offer)) {
-        log.line("auth process failed to start; closing");
+        log.error("auth process failed to start; closing");
         return 1;
     }
     while (!handoff) {
@@ -281,18 +281,18 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         if (wait_readable(to_login.fd(), children.login))
             request = to_login.receive_request(&error, &client);
         if (!request) {
-            if (!error.empty()) log.line("login process sent a bad request: " + error);
+            if (!error.empty()) log.error("login process sent a bad request: " + error);
             int status = wait_for(std::exchange(children.login, -1));
             return error.empty() ? status : 1;
         }
         if (auto* h = std::get_if<privsep::Handoff>(&*request)) {
             if (!accepted || accepted->result.user != h->user) {
-                log.line("login process handed over a login the auth process did not "
+                log.error("login process handed over a login the auth process did not "
                          "accept; closing");
                 return refuse_handoff(to_login, children);
             }
             if (h->tls ? !client.empty() : (client.empty() || client.size() > 2)) {
-                log.line("login process handed over without the connection (or with too "
+                log.error("login process handed over without the connection (or with too "
                          "few descriptors left to take it); closing");
                 return refuse_handoff(to_login, children);
             }
@@ -304,7 +304,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
             // Once, and only from behind a balancer: the access decision
             // is the monitor's (the rules were read before any fork).
             if (!context.proxied || announced) {
-                log.line("login process announced a client twice or unasked; closing");
+                log.error("login process announced a client twice or unasked; closing");
                 return refuse_handoff(to_login, children);
             }
             announced = true;
@@ -319,7 +319,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         if (to_auth.send(*request) && wait_readable(to_auth.fd(), children.login))
             answer = to_auth.receive_answer(&error);
         if (!answer) {
-            log.line("auth process failed" + (error.empty() ? std::string() : ": " + error) +
+            log.error("auth process failed" + (error.empty() ? std::string() : ": " + error) +
                      "; closing");
             return 1;
         }

@@ -35,6 +35,9 @@ std::string usage() {
            "\n"
            "  /?, -h, --help               show this help and exit\n"
            "  --version                    show the version and exit\n"
+           "  --check                      check the configuration (run it with the\n"
+           "                               super-server's options in the mailstore\n"
+           "                               root), report, and exit (1 on any error)\n"
            "  /ACCESSLEVEL N, --access-level N\n"
            "                               0 denies service (default: $ACCESSLEVEL, else 1)\n"
            "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
@@ -118,6 +121,8 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             return o; // "/?" means usage and nothing else
         } else if (arg == "--version") {
             o.version = true;
+        } else if (arg == "--check" && !has_inline) {
+            o.check = true;
         } else if (slash_is("/ACCESSLEVEL") || arg == "--access-level") {
             error = set_number(slashed ? "/ACCESSLEVEL" : "--access-level",
                                o.access_level, 0, 1'000'000);

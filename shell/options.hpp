@@ -59,6 +59,7 @@ struct Options {
     Apop apop = Apop::automatic;
     bool help = false;
     bool version = false;
+    bool check = false;             // --check: report the configuration, exit
     bool trace = false;
     bool tls_implicit = false;      // POP3S: TLS from the first byte
     bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS

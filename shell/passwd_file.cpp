@@ -121,11 +121,10 @@ void PasswdFile::for_each_line(Visit visit) const
     }
 }
 
-std::optional<pop3::core::PasswdEntry>
-PasswdFile::find(std::string_view user,
-                 const std::function<void(std::string_view)>& warn) const
+void PasswdFile::for_each_entry(
+    const std::function<bool(const pop3::core::PasswdEntry&)>& visit,
+    const std::function<void(std::string_view)>& warn) const
 {
-    std::optional<pop3::core::PasswdEntry> found;
     for_each_line([&](std::string_view line, std::size_t line_number) {
         auto parsed = pop3::core::parse_passwd_line(line);
         if (!parsed) {
@@ -134,11 +133,23 @@ PasswdFile::find(std::string_view user,
                      std::to_string(line_number) + ": " + parsed.error());
             return false;
         }
-        if (!*parsed || !same_user((*parsed)->user, user))
-            return false;
-        found = std::move(**parsed);
-        return true;
+        return *parsed && visit(**parsed);
     });
+}
+
+std::optional<pop3::core::PasswdEntry>
+PasswdFile::find(std::string_view user,
+                 const std::function<void(std::string_view)>& warn) const
+{
+    std::optional<pop3::core::PasswdEntry> found;
+    for_each_entry(
+        [&](const pop3::core::PasswdEntry& entry) {
+            if (!same_user(entry.user, user))
+                return false;
+            found = entry;
+            return true;
+        },
+        warn);
     return found;
 }
 

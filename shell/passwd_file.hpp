@@ -49,6 +49,12 @@ public:
     [[nodiscard]] std::optional<pop3::core::PasswdEntry>
     find(std::string_view user,
          const std::function<void(std::string_view)>& warn) const;
+    // Every entry in file order, until `visit` returns true; malformed
+    // lines are reported through `warn` as find() does.
+    void for_each_entry(
+        const std::function<bool(const pop3::core::PasswdEntry&)>& visit,
+        const std::function<void(std::string_view)>& warn) const;
+
     // The scheme of every entry ("PLAIN", "SHA512-CRYPT", ...; "CRYPT" when
     // none is given), as written, without parsing the rest of the line.
     void for_each_scheme(const std::function<void(std::string_view)>& visit) const;

@@ -317,6 +317,23 @@ std::string to_lower_hex(const Bytes& bytes)
 
 } // namespace
 
+bool scheme_known(std::string_view name)
+{
+    const auto scheme = split_scheme(name);
+    if (!scheme.encoding)
+        return false;
+    if (is_plaintext_scheme(scheme.base))
+        return true;
+    for (const auto& digest_scheme : k_digest_schemes)
+        if (digest_scheme.name == scheme.base)
+            return true;
+    if (scheme.suffixed)
+        return false;
+    return is_crypt_scheme(scheme.base) || scheme.base == "ARGON2I" ||
+           scheme.base == "ARGON2ID" || scheme.base == "SCRAM-SHA-1" ||
+           scheme.base == "SCRAM-SHA-256" || scheme.base == "CRAM-MD5";
+}
+
 Verdict verify_password(const pop3::core::PasswdEntry& entry,
                         std::string_view password)
 {

@@ -25,6 +25,11 @@ enum class Verdict { match, mismatch, unsupported };
 [[nodiscard]] Verdict verify_password(const pop3::core::PasswdEntry& entry,
                                       std::string_view password);
 
+// True when pop3d can verify secrets of `scheme` (as in PasswdEntry:
+// upper-case, with any encoding suffix), judged by the name alone; a secret
+// of a known scheme can still be malformed.
+[[nodiscard]] bool scheme_known(std::string_view scheme);
+
 // A rough cost of verifying a password against {scheme}secret, in about
 // microseconds of one core: Argon2 by m (KiB) x t, bcrypt by 2^cost,
 // SHA-crypt by rounds, stored SCRAM by iterations; other schemes by a

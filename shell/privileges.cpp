@@ -22,6 +22,13 @@ std::string errno_text(const char* call) {
     return std::string(call) + ": " + std::strerror(errno);
 }
 
+// True when the directory `root` (a descriptor or AT_FDCWD) no longer has a
+// name: a removed directory keeps working as a base but has no links.
+bool root_removed(int root, struct stat& st) {
+    const int got = root == AT_FDCWD ? ::stat(".", &st) : ::fstat(root, &st);
+    return (got == 0 && st.st_nlink == 0) || (got != 0 && errno == ENOENT);
+}
+
 } // namespace
 
 std::optional<gid_t> primary_group(uid_t uid) {
@@ -87,7 +94,17 @@ open_mailbox_dir(int root, std::string_view domain, std::string_view user) {
             struct stat st {};
             // ESTALE: removed by another host of a shared store (NFS,
             // FUSE), as gone as ENOENT (issue 12).
-            if (error == ENOENT || error == ESTALE) return found; // an empty mailbox
+            if (error == ENOENT || error == ESTALE) {
+                // A mailstore root that was removed (a restore, a remount
+                // under a running super-server) would make every mailbox
+                // look empty: that is an error, not an account without mail.
+                struct stat top {};
+                if (root_removed(root, top))
+                    return tl::unexpected(std::string(
+                        "the working directory (the mailstore root) has been "
+                        "removed; restart the super-server in the mailstore root"));
+                return found; // an empty mailbox
+            }
             if (::fstatat(at, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISLNK(st.st_mode))
                 return tl::unexpected(path + " is a symlink; pop3d follows none "
@@ -107,7 +124,7 @@ open_mailbox_dir(int root, std::string_view domain, std::string_view user) {
 
 bool running_as_root() { return ::geteuid() == 0; }
 
-tl::expected<void, std::string> become(MailIdentity who) {
+tl::expected<void, std::string> check_identity(MailIdentity who) {
     if (who.uid == 0)
         return tl::unexpected(std::string("refusing to serve mail as uid 0"));
     // Root's group opens root-group files (a mailbox created by root and
@@ -119,6 +136,11 @@ tl::expected<void, std::string> become(MailIdentity who) {
                                           "the mail user a non-root primary group"));
     if (who.uid == static_cast<uid_t>(-1) || who.gid == static_cast<gid_t>(-1))
         return tl::unexpected(std::string("refusing uid or gid 4294967295"));
+    return {};
+}
+
+tl::expected<void, std::string> become(MailIdentity who) {
+    if (auto usable = check_identity(who); !usable) return usable;
     if (::setgroups(0, nullptr) != 0) return tl::unexpected(errno_text("setgroups"));
     if (::setresgid(who.gid, who.gid, who.gid) != 0)
         return tl::unexpected(errno_text("setresgid"));

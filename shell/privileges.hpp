@@ -64,6 +64,10 @@ open_mailbox_dir(int root, std::string_view domain, std::string_view user);
 // privileges before serving mail.
 [[nodiscard]] bool running_as_root();
 
+// Why `who` must never serve mail (uid 0, root's group, the ids that mean
+// "unchanged"), or nothing: become() refuses exactly these.
+[[nodiscard]] tl::expected<void, std::string> check_identity(MailIdentity who);
+
 // Becomes `who` irrevocably: clears supplementary groups (setgroups(0)),
 // sets real, effective and saved gid, then real, effective and saved uid,
 // and checks the result, including that setuid(0) now fails. Refuses uid 0.

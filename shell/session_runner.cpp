@@ -156,7 +156,7 @@ void SessionRunner::execute(const core::Effect& effect) {
                 auto counts = maildir_->remove(e.indices);
                 deleted_ = counts.removed + counts.already_gone;
                 if (counts.failed > 0)
-                    log_.line("UPDATE: " + std::to_string(counts.failed) +
+                    log_.error("UPDATE: " + std::to_string(counts.failed) +
                               " messages could not be removed");
                 feed(core::Event{core::Updated{counts.removed,
                                                counts.already_gone,
@@ -185,7 +185,7 @@ void SessionRunner::hand_off(const std::string& user) {
     else if (same_file(in, out)) sent = auth_->hand_off(handoff, {in});
     else sent = auth_->hand_off(handoff, {in, out});
     if (!sent) {
-        log_.line("cannot hand the session of " + user + " to the mail process");
+        log_.error("cannot hand the session of " + user + " to the mail process");
         feed(core::Event{core::MailboxFailed{core::RespCode::sys_temp,
                                              "cannot open the mailbox now; try again later"}});
         transport_.flush();
@@ -216,7 +216,7 @@ void SessionRunner::open_mailbox(const std::string& login) {
     entry.gid = ids_.gid;
     auto access = become_mail_user(entry, domain, user);
     if (!access) {
-        log_.line("refusing mailbox " + domain + "/" + user + "/INBOX: " +
+        log_.error("refusing mailbox " + domain + "/" + user + "/INBOX: " +
                   access.error());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_perm,
@@ -225,13 +225,16 @@ void SessionRunner::open_mailbox(const std::string& login) {
         return;
     }
     const std::string path = access->path;
+    // An account without mail yet, or a wrong working directory: say it
+    // once, so the second shows at once in the log.
+    if (!access->inbox) log_.line("no mailbox at " + path + "; serving it as empty");
     if (access->identity)
         log_.line("serving " + path + " as uid " +
                   std::to_string(access->identity->uid) + " gid " +
                   std::to_string(access->identity->gid));
     auto box = Maildir::open(std::move(access->inbox), path);
     if (!box) {
-        log_.line("cannot open mailbox " + path + ": " +
+        log_.error("cannot open mailbox " + path + ": " +
                   box.error().message());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_temp,
@@ -258,14 +261,14 @@ void SessionRunner::send_message(const core::SendMessage& send) {
     if (!fd) {
         bool gone = fd.error() == std::errc::no_such_file_or_directory;
         if (!gone)
-            log_.line("cannot open message " + std::to_string(send.index + 1) +
+            log_.error("cannot open message " + std::to_string(send.index + 1) +
                       " (" + std::string(maildir_->path_of(send.index)) +
                       "): " + fd.error().message());
         feed(core::Event{core::MessageGone{send.index, gone}});
         return;
     }
     for (const std::size_t changed : maildir_->take_changed_in_place())
-        log_.line("message " + std::to_string(changed + 1) + " (" +
+        log_.warning("message " + std::to_string(changed + 1) + " (" +
                   std::string(maildir_->path_of(changed)) +
                   ") changed in place since it was listed; its LIST size may "
                   "be wrong this session; the index was dropped");
@@ -279,7 +282,7 @@ void SessionRunner::send_message(const core::SendMessage& send) {
         if (transport_.broken()) return; // the client went away: a hangup
         // A read error mid-message: the +OK is out, so the only honest end
         // is to drop the connection without a terminating dot.
-        log_.line("read error in message " + std::to_string(send.index + 1) +
+        log_.error("read error in message " + std::to_string(send.index + 1) +
                   ": " + streamed.error().message() + "; closing");
         closing_ = true;
         return;
@@ -291,7 +294,7 @@ void SessionRunner::send_message(const core::SendMessage& send) {
     if (send.mark_seen) {
         auto seen = maildir_->mark_seen(send.index);
         if (!seen)
-            log_.line("cannot mark message " + std::to_string(send.index + 1) +
+            log_.error("cannot mark message " + std::to_string(send.index + 1) +
                       " seen: " + seen.error().message());
     }
 }
@@ -309,7 +312,7 @@ void SessionRunner::start_tls() {
         *tls_, transport_.in_fd(), transport_.out_fd(),
         transport_.budget(static_cast<int>(options_.timeout_seconds) * 1000));
     if (!session) {
-        log_.line("STLS failed: TLS handshake " + session.error());
+        log_.warning("STLS failed: TLS handshake " + session.error());
         feed(core::Event{core::TlsFailed{session.error()}});
         return;
     }
@@ -323,7 +326,7 @@ void SessionRunner::start_tls() {
 void SessionRunner::after_login_attempt(const core::AuthResult& result) {
     if (result.outcome == core::AuthResult::Outcome::accepted &&
         !transport_.tls_active() && !tls_by_balancer_)
-        log_.line("warning: password for " + result.user +
+        log_.warning("warning: password for " + result.user +
                   " was sent without TLS (insecure)");
 }
 

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "tls.hpp"
 
@@ -79,6 +80,31 @@ TlsContext::load(const std::string& cert_file, const std::string& key_file) {
         return tl::unexpected(openssl_error("TLS key does not match the certificate"));
     context.warning_ = validity_warning(SSL_CTX_get0_certificate(ctx), cert_file);
     return context;
+}
+
+CertificateFacts TlsContext::certificate_facts() const {
+    CertificateFacts facts;
+    X509* cert = SSL_CTX_get0_certificate(ctx_.get());
+    if (cert == nullptr) return facts;
+    char subject[512] = "";
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    facts.subject = subject;
+    auto* names = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_DNS) continue;
+        const ASN1_IA5STRING* dns = name->d.dNSName;
+        facts.names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                 static_cast<std::size_t>(ASN1_STRING_length(dns)));
+    }
+    GENERAL_NAMES_free(names);
+    facts.not_before = asn1_time_text(X509_get0_notBefore(cert));
+    facts.not_after = asn1_time_text(X509_get0_notAfter(cert));
+    int days = 0, seconds = 0;
+    if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert)) == 1)
+        facts.days_left = days;
+    return facts;
 }
 
 tl::expected<std::unique_ptr<TlsSession>, std::string>

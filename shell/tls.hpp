@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -10,6 +11,14 @@ struct ssl_ctx_st;
 struct ssl_st;
 
 namespace pop3::shell {
+
+// What `pop3d --check` reports about the server certificate.
+struct CertificateFacts {
+    std::string subject;            // one line, e.g. "CN = mail.example.org"
+    std::vector<std::string> names; // DNS names of subjectAltName
+    std::string not_before, not_after;
+    long days_left = 0;             // to not_after; negative once expired
+};
 
 // The certificate, key and protocol policy: TLS 1.2 minimum, forward-secret
 // AEAD ciphers for TLS 1.2, no renegotiation, no compression, no session
@@ -22,6 +31,8 @@ public:
     // Empty, or why clients will reject the certificate (expired, not yet
     // valid), for one warning in the log: it is served anyway.
     [[nodiscard]] const std::string& warning() const { return warning_; }
+    // The leaf certificate's subject, names and validity.
+    [[nodiscard]] CertificateFacts certificate_facts() const;
 
 private:
     std::string warning_;
