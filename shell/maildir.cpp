@@ -298,15 +298,17 @@ struct ScannedFile {
     std::uint16_t length = 0;
     std::uint16_t base_size = 0; // length of the base name after "new/"
     std::uint64_t time = 0;      // leading time of the base name, else mtime
+    std::uint32_t usec = 0;      // delivery_microseconds() of the base name
 };
 
 } // namespace
 
 tl::expected<Maildir, std::error_code>
 Maildir::open(UniqueFd inbox, std::string path, bool watch,
-              std::optional<DirectoryStamps> stamps) {
+              std::optional<DirectoryStamps> stamps, UidlScheme uidl) {
     Maildir box;
     box.path_ = std::move(path);
+    box.uidl_ = uidl;
     box.dir_ = std::move(inbox);
     if (!box.dir_) {
         box.snapshot_ = pop3::core::share_snapshot(pop3::core::Snapshot{});
@@ -378,6 +380,13 @@ std::string Maildir::directory_stamp() const {
     return stamp;
 }
 
+std::string Maildir::uidl_of(std::string_view rel, std::size_t base_size) const {
+    const std::string_view file = rel.substr(k_subdir_prefix);
+    return pop3::core::uidl_for(uidl_ == UidlScheme::file_name
+                                    ? pop3::core::maildir_unique_name(file)
+                                    : file.substr(0, base_size));
+}
+
 bool Maildir::take_listing(MaildirIndex& index) {
     std::vector<NameRef> names;
     std::vector<std::uint64_t> file_sizes;
@@ -395,8 +404,7 @@ bool Maildir::take_listing(MaildirIndex& index) {
                          static_cast<std::uint16_t>(entry.rel.size()),
                          static_cast<std::uint16_t>(entry.base_size)});
         file_sizes.push_back(entry.file_size);
-        snapshot.add(entry.wire_size,
-                     pop3::core::uidl_for(entry.rel.substr(k_subdir_prefix, entry.base_size)));
+        snapshot.add(entry.wire_size, uidl_of(entry.rel, entry.base_size));
     });
     if (!valid) {
         return false;
@@ -493,7 +501,8 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
                     return;
                 }
                 files.push_back({ref.offset, ref.length,
-                                 static_cast<std::uint16_t>(parsed.base.size()), *time});
+                                 static_cast<std::uint16_t>(parsed.base.size()), *time,
+                                 pop3::core::delivery_microseconds(parsed.base)});
             });
         if (ec) {
             return ec;
@@ -522,12 +531,16 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
                                 return base_of(a) == base_of(b);
                             }),
                 files.end());
-    // Oldest first; equal times in base-name order, so the numbering is the
-    // same in every session that sees the same files.
+    // Oldest first: by second, then the microseconds the name carries, then
+    // base name (Dovecot's order of deliveries; a strict weak order, the
+    // same in every session that sees the same files).
     std::stable_sort(files.begin(), files.end(),
                      [&](const ScannedFile& a, const ScannedFile& b) {
                          if (a.time != b.time) {
                              return a.time < b.time;
+                         }
+                         if (a.usec != b.usec) {
+                             return a.usec < b.usec;
                          }
                          return base_of(a) < base_of(b);
                      });
@@ -586,7 +599,7 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
         names_.push_back({file.offset, file.length, file.base_size});
         file_sizes_.push_back(file_size.value_or(k_unknown_size));
         arena_live_ += file.length + std::size_t{1};
-        snapshot.add(size, pop3::core::uidl_for(base));
+        snapshot.add(size, uidl_of(rel, base.size()));
     }
     live_ = names_.size();
     snapshot_ = pop3::core::share_snapshot(std::move(snapshot));

@@ -39,6 +39,12 @@ class MaildirIndex;
 // touched; messages that disappear are reported once by refresh(); messages
 // renamed by others (flag changes, new/ -> cur/) are followed by their base
 // name. Per message it keeps only its current relative file name.
+// How a message's UIDL is made from its file name (--uidl, pop3d(8)).
+enum class UidlScheme {
+    base_name, // "pop3d": the name up to the first ',' or ':' (the default)
+    file_name, // "filename": up to the first ':' (qmail-pop3d, Dovecot's %f)
+};
+
 class Maildir {
 public:
     // Takes the INBOX directory `inbox` (become_mail_user() opens it
@@ -57,9 +63,12 @@ public:
     // system's directory stamps are not exact (file_system.hpp: NFS, FUSE,
     // ...) the index serves as a size cache only and the listing is always
     // a scan; `stamps` overrides what the file system type says (tests).
+    // UIDLs follow `uidl` (each one encoded by core::uidl_for when the name
+    // does not fit RFC 1939's rule).
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
     open(UniqueFd inbox, std::string path, bool watch = true,
-         std::optional<DirectoryStamps> stamps = std::nullopt);
+         std::optional<DirectoryStamps> stamps = std::nullopt,
+         UidlScheme uidl = UidlScheme::base_name);
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
@@ -141,6 +150,9 @@ private:
     // Takes the listing of an index whose stamp matches; false (nothing
     // taken) if any entry is malformed.
     [[nodiscard]] bool take_listing(MaildirIndex& index);
+    // The UIDL of the message at `rel` ("new/..." or "cur/...") whose base
+    // name is `base_size` octets long, by the session's scheme.
+    [[nodiscard]] std::string uidl_of(std::string_view rel, std::size_t base_size) const;
     // "<dev>.<inode>.<mtime s>.<ns>.<ctime s>.<ns>" of new/, a blank, and
     // the same of cur/, when both mtimes are old enough to be exact (see
     // maildir.cpp), else "-".
@@ -190,6 +202,7 @@ private:
     std::size_t live_ = 0;                  // names not gone
     bool from_index_ = false;
     DirectoryStamps stamps_ = DirectoryStamps::cached;
+    UidlScheme uidl_ = UidlScheme::base_name;
     std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).

@@ -14,8 +14,9 @@ namespace pop3::shell {
 namespace {
 
 // Version 3 added the directories' device and ctime to the stamp (issue 11,
-// 3.7); older indexes are ignored, so the first session rebuilds them.
-constexpr std::string_view k_magic = "pop3d-index 3 ";
+// 3.7); version 4 lists same-second deliveries by their microseconds
+// (issue 14). Older indexes are ignored, so the first session rebuilds them.
+constexpr std::string_view k_magic = "pop3d-index 4 ";
 constexpr std::size_t k_subdir_prefix = 4; // "new/" or "cur/"
 
 std::optional<std::uint64_t> number(std::string_view text) {

@@ -60,6 +60,9 @@ std::string usage() {
            "                               0 = no cap (default: one per CPU)\n"
            "  --hash-slot-dir DIR          their lock files (default /run/pop3d)\n"
            "  --no-seen                    RETR does not mark messages Seen\n"
+           "  --uidl SCHEME                UIDLs from file names: pop3d (up to the first\n"
+           "                               ',' or ':', the default) or filename (up to\n"
+           "                               ':', as qmail-pop3d and Dovecot's %f)\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
            "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
            "  --tls-cert FILE --tls-key FILE\n"
@@ -211,6 +214,14 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             o.allow_plaintext = true;
         } else if (arg == "--trace" && !has_inline) {
             o.trace = true;
+        } else if (arg == "--uidl") {
+            auto v = value("--uidl");
+            if (!v) return tl::unexpected(v.error());
+            if (*v == "pop3d") o.uidl = Options::Uidl::pop3d;
+            else if (*v == "filename") o.uidl = Options::Uidl::filename;
+            else
+                return tl::unexpected("--uidl: unknown scheme \"" + std::string(*v) +
+                                      "\"; known: pop3d, filename");
         } else if (arg == "--no-seen" && !has_inline) {
             o.mark_seen = false;
         } else if (arg == "--no-apop" && !has_inline) {

@@ -57,6 +57,9 @@ struct Options {
     // as curl use APOP whenever offered, without falling back to USER/PASS).
     enum class Apop { automatic, on, off };
     Apop apop = Apop::automatic;
+    // --uidl: how UIDLs are made from file names (maildir.hpp UidlScheme).
+    enum class Uidl { pop3d, filename };
+    Uidl uidl = Uidl::pop3d;
     bool help = false;
     bool version = false;
     bool check = false;             // --check: report the configuration, exit

@@ -232,7 +232,10 @@ void SessionRunner::open_mailbox(const std::string& login) {
         log_.line("serving " + path + " as uid " +
                   std::to_string(access->identity->uid) + " gid " +
                   std::to_string(access->identity->gid));
-    auto box = Maildir::open(std::move(access->inbox), path);
+    auto box = Maildir::open(std::move(access->inbox), path, true, std::nullopt,
+                             options_.uidl == Options::Uidl::filename
+                                 ? UidlScheme::file_name
+                                 : UidlScheme::base_name);
     if (!box) {
         log_.error("cannot open mailbox " + path + ": " +
                   box.error().message());

@@ -20,6 +20,24 @@ std::optional<std::uint64_t> number(std::string_view text) {
 
 } // namespace
 
+std::string_view maildir_unique_name(std::string_view file_name) {
+    return file_name.substr(0, file_name.find(':'));
+}
+
+std::uint32_t delivery_microseconds(std::string_view base) {
+    const auto dot = base.find('.');
+    if (dot == std::string_view::npos || dot + 1 >= base.size() || base[dot + 1] != 'M')
+        return 0;
+    std::uint32_t usec = 0;
+    // At most 6 digits: a microsecond count; more digits are not one (and
+    // could overflow), so the name alone orders such a message.
+    std::size_t i = dot + 2, digits = 0;
+    for (; i < base.size() && base[i] >= '0' && base[i] <= '9' && digits < 7; ++i, ++digits)
+        usec = usec * 10 + static_cast<std::uint32_t>(base[i] - '0');
+    if (digits == 0 || digits > 6) return 0;
+    return usec;
+}
+
 std::optional<MaildirName> parse_maildir_name(std::string_view name) {
     // A plain scan, not find_first_of: that calls memchr once per character
     // (measured: 45% of a 100,000-message login).

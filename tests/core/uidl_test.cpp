@@ -24,6 +24,21 @@ TEST_CASE("names that do not fit get a stable, valid, distinct UIDL", "[uidl]") 
     for (char c : spaced + u1) CHECK((c >= 0x21 && c <= 0x7e));
 }
 
+TEST_CASE("Delivery microseconds come from M<digits> after the first dot",
+          "[maildir_name]") {
+    CHECK(delivery_microseconds("1700000000.M9P1.host") == 9u);
+    CHECK(delivery_microseconds("1700000000.M465763P19320.vm") == 465763u);
+    CHECK(delivery_microseconds("1700000000.M999999P1.h") == 999999u);
+    CHECK(delivery_microseconds("1700000000.M1000000P1.h") == 0u); // 7 digits
+    CHECK(delivery_microseconds("1700000000.MP1.host") == 0u);
+    CHECK(delivery_microseconds("1700000000.12345.host") == 0u);
+    CHECK(delivery_microseconds("1700000000.P1M9.host") == 0u);
+    CHECK(delivery_microseconds("1700000000") == 0u);
+    CHECK(delivery_microseconds("1700000000.") == 0u);
+    CHECK(delivery_microseconds("") == 0u);
+    CHECK(delivery_microseconds("x.M42") == 42u);
+}
+
 TEST_CASE("Maildir names parse sizes and flags", "[maildir_name]") {
     auto n = parse_maildir_name("123.M1P2.h,S=1000,W=1020:2,RS");
     REQUIRE(n);

@@ -64,7 +64,7 @@ TEST_CASE("sizes counted once are served from the cache while files are unchange
     inbox.write("cur/100.M1.h:2,S", "a\nb\n");      // 6 octets as CRLF
     inbox.write("new/101.M2.h,S=4", "c\r\nd");     // S= in the name: no stat; 6 as sent
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 4 -\n", 0) == 0);
     // Same length, different line ends: only a cache hit can still say 6.
     inbox.write("cur/100.M1.h:2,S", "ab\r\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{6, 6});
@@ -82,18 +82,18 @@ TEST_CASE("a file whose size changed is counted again", "[shell][index]") {
 TEST_CASE("a corrupt or foreign cache is ignored", "[shell][index]") {
     Inbox inbox;
     inbox.write("cur/100.M1.h", "a\nb\n");
-    for (const char* junk : {"garbage", "pop3d-index 3 -\ncur/100.M1.h 4 999999", // torn line
-                             "pop3d-index 3 -\ncur/100.M1.h x 1\n",
+    for (const char* junk : {"garbage", "pop3d-index 4 -\ncur/100.M1.h 4 999999", // torn line
+                             "pop3d-index 4 -\ncur/100.M1.h x 1\n",
                              "pop3d-index 1 -\ncur/100.M1.h 4 1\n",
                              "pop3d-index 2 -\ncur/100.M1.h 4 1\n", // before ctimes
 
-                             "pop3d-index 3 -\n100.M1.h 4 1\n"}) {
+                             "pop3d-index 4 -\n100.M1.h 4 1\n"}) {
         inbox.write("pop3d-index", junk);
         CHECK(inbox.sizes() == std::vector<std::uint64_t>{6});
     }
     // A cache that lies about a file of the right size is believed: it is
     // the mailbox owner's own file (see docs/performance.md).
-    inbox.write("pop3d-index", "pop3d-index 3 -\ncur/100.M1.h 4 7\n");
+    inbox.write("pop3d-index", "pop3d-index 4 -\ncur/100.M1.h 4 7\n");
     CHECK(inbox.sizes() == std::vector<std::uint64_t>{7});
 }
 
@@ -125,7 +125,7 @@ TEST_CASE("an unchanged Maildir is listed from the index, without a scan", "[she
     auto first = open_maildir(inbox.root.string(), false);
     REQUIRE(first);
     CHECK_FALSE(first->listed_from_index());
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == std::string::npos);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 4 -\n", 0) == std::string::npos);
 
     auto second = open_maildir(inbox.root.string(), false);
     REQUIRE(second);
@@ -162,7 +162,7 @@ TEST_CASE("where directory stamps are cached, an unchanged Maildir is still "
     CHECK(first->directory_stamps() == DirectoryStamps::cached);
     CHECK_FALSE(first->listed_from_index());
     // Sizes only: no stamp another session could take as a listing.
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 4 -\n", 0) == 0);
     CHECK(inbox.read("pop3d-index").find("new/101.M2.h 4 6\n") != std::string::npos);
 
     auto second = open_maildir(inbox.root.string(), false, DirectoryStamps::cached);
@@ -268,7 +268,7 @@ TEST_CASE("a name the index cannot hold keeps it a size cache", "[shell][index]"
     inbox.write("cur/101 M2.h", "b\n"); // a blank: not storable
     inbox.age();
     REQUIRE(inbox.sizes() == std::vector<std::uint64_t>{3, 3});
-    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 3 -\n", 0) == 0);
+    CHECK(inbox.read("pop3d-index").rfind("pop3d-index 4 -\n", 0) == 0);
     auto box = open_maildir(inbox.root.string(), false);
     REQUIRE(box);
     CHECK_FALSE(box->listed_from_index());

@@ -13,11 +13,14 @@
 #include <catch2/catch.hpp>
 
 #include "maildir.hpp"
+#include "pop3/core/uidl.hpp"
 #include "fault_injection.hpp"
 #include "open_maildir.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::UidlScheme;
+using pop3::shell::UniqueFd;
 using pop3::shell::testing::open_maildir;
 using pop3::shell::RemoveCounts;
 
@@ -140,6 +143,49 @@ TEST_CASE("The snapshot lists new and cur messages oldest first",
     CHECK(box.path_of(0) == "cur/9.M9.host:2,");
     CHECK(box.path_of(4) == "new/1000.M0.host,S=10,W=42");
     CHECK(box.path_of(99).empty());
+}
+
+TEST_CASE("Deliveries of the same second are numbered by their microseconds, "
+          "then by name, as Dovecot numbers them", "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("new/1700000000.M10P1.host", "b\n");
+    dir.write("new/1700000000.M9P1.host", "a\n");
+    dir.write("cur/1700000000.M100P1.host,S=2:2,S", "c\n");
+    dir.write("new/1700000000.M9P0.host", "0\n");  // same usec: by name
+    dir.write("new/1700000000.12345.old", "q\n");  // no M: usec 0
+    dir.write("new/1699999999.M999999P1.host", "z\n");
+    const Maildir box = open_ok(dir.inbox());
+    CHECK(uidls(box) == std::vector<std::string>{
+                            "1699999999.M999999P1.host", "1700000000.12345.old",
+                            "1700000000.M9P0.host", "1700000000.M9P1.host",
+                            "1700000000.M10P1.host", "1700000000.M100P1.host"});
+}
+
+TEST_CASE("--uidl filename: the name up to ':', stable across flag changes, "
+          "encoded when it breaks RFC 1939's rule", "[shell][maildir]") {
+    TempMaildir dir;
+    dir.write("cur/1700000000.M1P1.host,S=2,W=3:2,S", "a\n");
+    dir.write("new/1700000001.M1P1.host", "b\n");
+    const std::string long_name = "1700000002." + std::string(80, 'x');
+    dir.write("new/" + long_name, "c\n");
+    UniqueFd fd{::open(dir.inbox().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    auto box = Maildir::open(std::move(fd), dir.inbox(), true, std::nullopt,
+                             UidlScheme::file_name);
+    REQUIRE(box);
+    const auto got = uidls(*box);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == "1700000000.M1P1.host,S=2,W=3");
+    CHECK(got[1] == "1700000001.M1P1.host");
+    CHECK(got[2] == pop3::core::uidl_for(long_name)); // too long: encoded
+    CHECK(got[2].size() <= 70);
+    // A flag change (IMAP) keeps the UIDL; the default scheme cuts at ','.
+    REQUIRE(box->mark_seen(1).has_value());
+    UniqueFd again{::open(dir.inbox().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    auto reopened = Maildir::open(std::move(again), dir.inbox(), true, std::nullopt,
+                                  UidlScheme::file_name);
+    REQUIRE(reopened);
+    CHECK(uidls(*reopened) == got);
+    CHECK(uidls(open_ok(dir.inbox()))[0] == "1700000000.M1P1.host");
 }
 
 TEST_CASE("Sizes count CRLF line ends and use ,W= when the name has it",
