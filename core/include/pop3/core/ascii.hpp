@@ -23,4 +23,16 @@ namespace pop3::core {
     return out;
 }
 
+[[nodiscard]] constexpr char ascii_upper(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+[[nodiscard]] inline std::string ascii_upper(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = ascii_upper(c);
+    return out;
+}
+
+[[nodiscard]] constexpr bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
 } // namespace pop3::core

@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include "pop3/core/dovecot_uidlist.hpp"
+
+using namespace pop3::core;
+
+// The uidlist Dovecot 2.3.19 wrote for four deliveries (one with ,S=,W=).
+constexpr std::string_view k_written_by_dovecot =
+    "3 V1796169124 N5 Gfa5aff2ba45d0f6b0167000083ecc375\n"
+    "1 W23 :1700000000.M9P1.host\n"
+    "2 W25 :1700000000.M10P1.host\n"
+    "3 W27 :1700000000.M100P1.host\n"
+    "4 :1700000001.M5P2.host,S=20,W=21\n";
+
+TEST_CASE("A version 3 uidlist as Dovecot writes it", "[dovecot_uidlist]") {
+    auto list = parse_dovecot_uidlist(k_written_by_dovecot);
+    REQUIRE(list);
+    CHECK(list->uid_validity == 1796169124u);
+    REQUIRE(list->by_name.size() == 4);
+    CHECK(list->by_name.at("1700000000.M10P1.host").uid == 2u);
+    CHECK(list->by_name.at("1700000001.M5P2.host,S=20,W=21").uid == 4u);
+    CHECK_FALSE(list->by_name.at("1700000000.M9P1.host").pop3_uidl);
+}
+
+TEST_CASE("P, O and G records; names with spaces; unknown keys", "[dovecot_uidlist]") {
+    auto list = parse_dovecot_uidlist("3 V7 N11\n"
+                                      "8 P1796150912.8 O2 Gabc W74 :1796150911.M4P1.vm,S=69,W=74\n"
+                                      "9 P O1 Z42 :name with space:2,S\n");
+    REQUIRE(list);
+    const auto& eight = list->by_name.at("1796150911.M4P1.vm,S=69,W=74");
+    CHECK(eight.pop3_uidl == std::optional<std::string>("1796150912.8"));
+    CHECK(eight.pop3_order == std::optional<std::uint32_t>(2));
+    CHECK(eight.guid == "abc");
+    const auto& nine = list->by_name.at("name with space");
+    CHECK(nine.pop3_uidl == std::optional<std::string>("")); // empty P: the file name
+    CHECK(nine.pop3_order == std::optional<std::uint32_t>(1));
+}
+
+TEST_CASE("A version 1 uidlist (also Courier's courierimapuiddb)", "[dovecot_uidlist]") {
+    auto list = parse_dovecot_uidlist("1 1700000000 4\n1 1699.M1P1.h,S=5:2,S\n3 1699.M2P1.h\n");
+    REQUIRE(list);
+    CHECK(list->uid_validity == 1700000000u);
+    CHECK(list->by_name.at("1699.M1P1.h,S=5").uid == 1u);
+    CHECK(list->by_name.at("1699.M2P1.h").uid == 3u);
+}
+
+TEST_CASE("An append in progress is ignored; anything else malformed is an error",
+          "[dovecot_uidlist]") {
+    auto torn = parse_dovecot_uidlist("3 V7 N3\n1 :a\n2 W1");
+    REQUIRE(torn);
+    CHECK(torn->by_name.size() == 1);
+    for (std::string_view bad : {"", "2 V7\n", "3 N5\n", "3 V7\nx :a\n", "3 V7\n0 :a\n",
+                                 "3 V7\n2 :a\n1 :b\n", "3 V7\n1 W3 a\n", "3 V7\n1 :\n",
+                                 "3 V7\n1 Ox :a\n", "1 7\n", "1 x 3\n"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_dovecot_uidlist(bad));
+    }
+    auto error = parse_dovecot_uidlist("3 V7\n1 :a\n1 :b\n");
+    REQUIRE_FALSE(error);
+    CHECK(error.error() == "line 3: UIDs not increasing");
+}
+
+TEST_CASE("pop3_uidl_format expands as Dovecot's", "[dovecot_uidlist]") {
+    const UidlVariables vars{1, 1796169124, "1700000000.M9P1.host,S=3", ""};
+    CHECK(expand_uidl_format(k_dovecot_default_uidl_format, vars) == "000000016b0f5da4");
+    CHECK(expand_uidl_format("%v.%u", vars) == "1796169124.1");
+    CHECK(expand_uidl_format("%f", vars) == "1700000000.M9P1.host,S=3");
+    CHECK(expand_uidl_format("%g", vars) == "1700000000.M9P1.host,S=3");
+    CHECK(expand_uidl_format("%{uidvalidity}-%{uid}", vars) == "1796169124-1");
+    CHECK(expand_uidl_format("%Uf", vars) == "1700000000.M9P1.HOST,S=3");
+    CHECK(expand_uidl_format("%4f", vars) == "1700"); // a width cuts
+    CHECK(expand_uidl_format("%04u%%", vars) == "0001%");
+    CHECK(expand_uidl_format("%08XUv", vars) == "6B0F5DA4");
+    const UidlVariables big{0xFFFFFFFFu, 1, "f", "guid"};
+    CHECK(expand_uidl_format("%08Xu%g", big) == "ffffffffguid");
+}
+
+TEST_CASE("Unsupported formats are refused", "[dovecot_uidlist]") {
+    CHECK(check_uidl_format("%08Xu%08Xv"));
+    CHECK(check_uidl_format("%v.%u"));
+    CHECK(check_uidl_format("x%%y"));
+    for (std::string_view bad : {"", "%", "%m", "%{md5}", "%08", "%{uid", "%0%", "%Xn"}) {
+        INFO(bad);
+        CHECK_FALSE(check_uidl_format(bad));
+    }
+}
