@@ -68,12 +68,15 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "pop3/core/dotstuff.hpp"
+#include "pop3/core/dovecot_uidlist.hpp"
 #include "pop3/core/maildir_name.hpp"
 #include "pop3/core/uidl.hpp"
 #include "maildir_index.hpp"
+#include "passwd_file.hpp" // read_file_at
 
 namespace pop3::shell {
 namespace {
@@ -305,10 +308,10 @@ struct ScannedFile {
 
 tl::expected<Maildir, std::error_code>
 Maildir::open(UniqueFd inbox, std::string path, bool watch,
-              std::optional<DirectoryStamps> stamps, UidlScheme uidl) {
+              std::optional<DirectoryStamps> stamps, const UidlRule& uidl) {
     Maildir box;
     box.path_ = std::move(path);
-    box.uidl_ = uidl;
+    box.uidl_ = uidl.scheme;
     box.dir_ = std::move(inbox);
     if (!box.dir_) {
         box.snapshot_ = pop3::core::share_snapshot(pop3::core::Snapshot{});
@@ -345,14 +348,99 @@ Maildir::open(UniqueFd inbox, std::string path, bool watch,
     const std::string stamp = box.stamps_ == DirectoryStamps::exact
                                   ? box.directory_stamp()
                                   : std::string(MaildirIndex::k_no_stamp);
-    if (stamp != MaildirIndex::k_no_stamp && index.stamp() == stamp &&
-        box.take_listing(index)) {
-        return box;
+    if (stamp == MaildirIndex::k_no_stamp || index.stamp() != stamp ||
+        !box.take_listing(index)) {
+        if (const std::error_code ec = box.scan_into_snapshot(index, stamp)) {
+            return tl::unexpected(ec);
+        }
     }
-    if (const std::error_code ec = box.scan_into_snapshot(index, stamp)) {
-        return tl::unexpected(ec);
+    if (uidl.scheme == UidlScheme::dovecot) {
+        box.apply_dovecot_uidls(uidl.format);
     }
     return box;
+}
+
+void Maildir::apply_dovecot_uidls(std::string_view format) {
+    if (names_.empty()) {
+        return;
+    }
+    // Read without Dovecot's lock: a rename replaces the file (we hold the
+    // old one whole), an append in progress leaves a torn last line, which
+    // the parser ignores.
+    std::optional<pop3::core::Uidlist> uidlist;
+    if (auto text = read_file_at(dir_.get(), "dovecot-uidlist", O_NOFOLLOW)) {
+        if (auto parsed = pop3::core::parse_dovecot_uidlist(*text)) {
+            uidlist = std::move(*parsed);
+        } else {
+            uidl_note_ = "dovecot-uidlist " + parsed.error() + "; its messages get pop3d UIDLs";
+        }
+    } else if (!no_such_name(text.error().value())) {
+        uidl_note_ = "cannot read dovecot-uidlist: " + text.error().message() +
+                     "; its messages get pop3d UIDLs";
+    }
+    std::string pinned_text;
+    if (auto text = read_file_at(dir_.get(), k_pinned_uidls_file, O_NOFOLLOW)) {
+        pinned_text = std::move(*text);
+    }
+    std::unordered_set<std::string_view> pinned;
+    for (std::string_view rest = pinned_text; !rest.empty();) {
+        const auto newline = rest.find('\n');
+        if (newline == std::string_view::npos) {
+            break; // torn: that name is pinned again below
+        }
+        pinned.insert(rest.substr(0, newline));
+        rest.remove_prefix(newline + 1);
+    }
+    std::vector<std::string_view> names;
+    std::vector<std::string_view> own;
+    names.reserve(names_.size());
+    own.reserve(names_.size());
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        names.push_back(pop3::core::maildir_unique_name(c_file(i)));
+        own.push_back((*snapshot_)[i].uidl);
+    }
+    auto listing = pop3::core::dovecot_listing(uidlist ? &*uidlist : nullptr, pinned,
+                                               names, own, format);
+    std::string lines;
+    for (const std::size_t i : listing.newly_pinned) {
+        if (names[i].find('\n') == std::string_view::npos) {
+            lines.append(names[i]).append("\n");
+        }
+    }
+    if (!lines.empty()) {
+        // One append per session: lines of concurrent sessions never mix.
+        UniqueFd out{::openat(dir_.get(), k_pinned_uidls_file,
+                              O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)};
+        const bool written =
+            out && ::write(out.get(), lines.data(), lines.size()) ==
+                       static_cast<ssize_t>(lines.size()) &&
+            ::fsync(out.get()) == 0;
+        if (!written) {
+            uidl_note_ += (uidl_note_.empty() ? "" : "; ") + std::string("cannot record pop3d UIDLs in ") +
+                          k_pinned_uidls_file + ": " + std::strerror(errno) +
+                          " (they may change once Dovecot sees those messages)";
+        }
+    }
+    std::vector<NameRef> names_in_order;
+    std::vector<std::uint64_t> sizes_in_order;
+    pop3::core::Snapshot snapshot;
+    names_in_order.reserve(names_.size());
+    sizes_in_order.reserve(names_.size());
+    for (std::size_t k = 0; k < listing.order.size(); ++k) {
+        const std::size_t i = listing.order[k];
+        names_in_order.push_back(names_[i]);
+        sizes_in_order.push_back(file_sizes_[i]);
+        snapshot.add((*snapshot_)[i].size, listing.uidls[k]);
+    }
+    names_ = std::move(names_in_order);
+    file_sizes_ = std::move(sizes_in_order);
+    snapshot_ = pop3::core::share_snapshot(std::move(snapshot));
+    const std::string counts = std::to_string(listing.from_uidlist) + " of " +
+                               std::to_string(names_.size()) +
+                               " UIDLs from dovecot-uidlist, " +
+                               std::to_string(listing.newly_pinned.size()) +
+                               " newly given pop3d UIDLs";
+    uidl_note_ = uidl_note_.empty() ? counts : counts + "; " + uidl_note_;
 }
 
 std::string Maildir::directory_stamp() const {
@@ -382,6 +470,7 @@ std::string Maildir::directory_stamp() const {
 
 std::string Maildir::uidl_of(std::string_view rel, std::size_t base_size) const {
     const std::string_view file = rel.substr(k_subdir_prefix);
+    // Under the dovecot scheme these are the fallbacks (pop3d's own).
     return pop3::core::uidl_for(uidl_ == UidlScheme::file_name
                                     ? pop3::core::maildir_unique_name(file)
                                     : file.substr(0, base_size));

@@ -39,11 +39,21 @@ class MaildirIndex;
 // touched; messages that disappear are reported once by refresh(); messages
 // renamed by others (flag changes, new/ -> cur/) are followed by their base
 // name. Per message it keeps only its current relative file name.
-// How a message's UIDL is made from its file name (--uidl, pop3d(8)).
+// How a message's UIDL is made (--uidl, pop3d(8)).
 enum class UidlScheme {
     base_name, // "pop3d": the name up to the first ',' or ':' (the default)
     file_name, // "filename": up to the first ':' (qmail-pop3d, Dovecot's %f)
+    dovecot,   // "dovecot": Dovecot's, from its dovecot-uidlist (read-only)
 };
+
+struct UidlRule {
+    UidlScheme scheme = UidlScheme::base_name;
+    std::string format = "%08Xu%08Xv"; // pop3_uidl_format, for dovecot
+};
+
+// Where --uidl dovecot records the messages it gave a pop3d UIDL because
+// Dovecot had not seen them yet (their UIDLs must never change after).
+inline constexpr const char* k_pinned_uidls_file = "pop3d-uidls-pinned";
 
 class Maildir {
 public:
@@ -64,11 +74,14 @@ public:
     // ...) the index serves as a size cache only and the listing is always
     // a scan; `stamps` overrides what the file system type says (tests).
     // UIDLs follow `uidl` (each one encoded by core::uidl_for when the name
-    // does not fit RFC 1939's rule).
+    // does not fit RFC 1939's rule); under the dovecot scheme the numbering
+    // follows Dovecot's too (core::dovecot_listing), and uidl_note() says
+    // what happened, for the log.
     [[nodiscard]] static tl::expected<Maildir, std::error_code>
     open(UniqueFd inbox, std::string path, bool watch = true,
          std::optional<DirectoryStamps> stamps = std::nullopt,
-         UidlScheme uidl = UidlScheme::base_name);
+         const UidlRule& uidl = {});
+    [[nodiscard]] const std::string& uidl_note() const { return uidl_note_; }
 
     // The login snapshot: index i is message number i+1 (RFC 1939 section 5).
     [[nodiscard]] pop3::core::MailboxSnapshot snapshot() const {
@@ -153,6 +166,8 @@ private:
     // The UIDL of the message at `rel` ("new/..." or "cur/...") whose base
     // name is `base_size` octets long, by the session's scheme.
     [[nodiscard]] std::string uidl_of(std::string_view rel, std::size_t base_size) const;
+    // --uidl dovecot: relabels and renumbers the listing (see open()).
+    void apply_dovecot_uidls(std::string_view format);
     // "<dev>.<inode>.<mtime s>.<ns>.<ctime s>.<ns>" of new/, a blank, and
     // the same of cur/, when both mtimes are old enough to be exact (see
     // maildir.cpp), else "-".
@@ -203,6 +218,7 @@ private:
     bool from_index_ = false;
     DirectoryStamps stamps_ = DirectoryStamps::cached;
     UidlScheme uidl_ = UidlScheme::base_name;
+    std::string uidl_note_;
     std::vector<std::size_t> changed_in_place_;
     std::vector<std::size_t> pending_vanished_;
     // Change detection (see maildir.cpp).

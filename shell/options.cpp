@@ -5,6 +5,7 @@
 
 #include "options.hpp"
 #include "pop3/core/ascii.hpp"
+#include "pop3/core/dovecot_uidlist.hpp"
 #include "pop3/core/sasl.hpp"
 
 namespace pop3::shell {
@@ -62,7 +63,10 @@ std::string usage() {
            "  --no-seen                    RETR does not mark messages Seen\n"
            "  --uidl SCHEME                UIDLs from file names: pop3d (up to the first\n"
            "                               ',' or ':', the default) or filename (up to\n"
-           "                               ':', as qmail-pop3d and Dovecot's %f)\n"
+           "                               ':', as qmail-pop3d and Dovecot's %f) or dovecot\n"
+           "                               (Dovecot's, from its dovecot-uidlist, read-only)\n"
+           "  --uidl-format FORMAT         Dovecot's pop3_uidl_format for --uidl dovecot\n"
+           "                               (default %08Xu%08Xv)\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
            "                               the passwd-file holds a PLAIN/CLEAR secret)\n"
            "  --tls-cert FILE --tls-key FILE\n"
@@ -219,9 +223,16 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             if (!v) return tl::unexpected(v.error());
             if (*v == "pop3d") o.uidl = Options::Uidl::pop3d;
             else if (*v == "filename") o.uidl = Options::Uidl::filename;
+            else if (*v == "dovecot") o.uidl = Options::Uidl::dovecot;
             else
                 return tl::unexpected("--uidl: unknown scheme \"" + std::string(*v) +
-                                      "\"; known: pop3d, filename");
+                                      "\"; known: pop3d, filename, dovecot");
+        } else if (arg == "--uidl-format") {
+            auto v = value("--uidl-format");
+            if (!v) return tl::unexpected(v.error());
+            if (auto valid = pop3::core::check_uidl_format(*v); !valid)
+                return tl::unexpected("--uidl-format: " + valid.error());
+            o.uidl_format = std::string(*v);
         } else if (arg == "--no-seen" && !has_inline) {
             o.mark_seen = false;
         } else if (arg == "--no-apop" && !has_inline) {

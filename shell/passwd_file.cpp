@@ -21,7 +21,13 @@ std::error_code last_error() { return {errno, std::generic_category()}; }
 
 tl::expected<std::string, std::error_code> read_file(const std::string& path)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    return read_file_at(AT_FDCWD, path, 0);
+}
+
+tl::expected<std::string, std::error_code> read_file_at(int dir, const std::string& path,
+                                                       int extra_flags)
+{
+    const int fd = ::openat(dir, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags);
     if (fd < 0)
         return tl::make_unexpected(last_error());
     std::string content;

@@ -20,6 +20,10 @@ inline constexpr std::size_t k_max_passwd_file_size = 64u * 1024u * 1024u;
 // read so that no stray copy of its content stays in freed memory (it may
 // hold secrets). Errors are those of open(2) and read(2), or file_too_large.
 [[nodiscard]] tl::expected<std::string, std::error_code> read_file(const std::string& path);
+// The same for `path` relative to the directory `dir` (or AT_FDCWD), opened
+// with `extra_flags` too (O_NOFOLLOW for files in a mailbox).
+[[nodiscard]] tl::expected<std::string, std::error_code>
+read_file_at(int dir, const std::string& path, int extra_flags);
 
 // Returns the first entry whose user field equals `user`: the parts before
 // the last '@' compare exactly, the parts after it case-insensitively (a user

@@ -232,10 +232,12 @@ void SessionRunner::open_mailbox(const std::string& login) {
         log_.line("serving " + path + " as uid " +
                   std::to_string(access->identity->uid) + " gid " +
                   std::to_string(access->identity->gid));
-    auto box = Maildir::open(std::move(access->inbox), path, true, std::nullopt,
-                             options_.uidl == Options::Uidl::filename
-                                 ? UidlScheme::file_name
-                                 : UidlScheme::base_name);
+    UidlRule uidl;
+    uidl.scheme = options_.uidl == Options::Uidl::filename ? UidlScheme::file_name
+                  : options_.uidl == Options::Uidl::dovecot ? UidlScheme::dovecot
+                                                            : UidlScheme::base_name;
+    uidl.format = options_.uidl_format;
+    auto box = Maildir::open(std::move(access->inbox), path, true, std::nullopt, uidl);
     if (!box) {
         log_.error("cannot open mailbox " + path + ": " +
                   box.error().message());
@@ -246,6 +248,7 @@ void SessionRunner::open_mailbox(const std::string& login) {
         return;
     }
     maildir_ = std::make_unique<Maildir>(std::move(*box));
+    if (!maildir_->uidl_note().empty()) log_.line("mailbox " + path + ": " + maildir_->uidl_note());
     // Logged in: the login deadline no longer applies (in one process,
     // the same transport goes on).
     transport_.set_deadline(session_deadline_);

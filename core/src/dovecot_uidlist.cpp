@@ -1,9 +1,12 @@
 // dovecot-uidlist parsing and pop3_uidl_format expansion (see the header).
 // Facts from Dovecot 2.3.19 as observed on our Maildirs (docs/migration.md).
+#include <algorithm>
 #include <charconv>
+#include <tuple>
 
 #include "pop3/core/ascii.hpp"
 #include "pop3/core/dovecot_uidlist.hpp"
+#include "pop3/core/uidl.hpp"
 
 namespace pop3::core {
 namespace {
@@ -216,6 +219,53 @@ std::string expand_uidl_format(std::string_view format, const UidlVariables& var
             if (value.size() < d->width) out.append(d->width - value.size(), '0');
             out += value;
         }
+    }
+    return out;
+}
+
+DovecotListing dovecot_listing(const Uidlist* uidlist,
+                               const std::unordered_set<std::string_view>& pinned,
+                               const std::vector<std::string_view>& unique_names,
+                               const std::vector<std::string_view>& own_uidls,
+                               std::string_view format) {
+    const std::size_t n = unique_names.size();
+    // (group, key) per message: 0 = O record by O, 1 = uidlist by UID,
+    // 2 = the rest in the order given.
+    std::vector<std::tuple<int, std::uint64_t, std::size_t>> keys;
+    keys.reserve(n);
+    std::vector<std::string> uidl_of(n);
+    DovecotListing out;
+    for (std::size_t i = 0; i < n; ++i) {
+        const UidlistRecord* record = nullptr;
+        if (uidlist && !pinned.count(unique_names[i])) {
+            auto found = uidlist->by_name.find(std::string(unique_names[i]));
+            if (found != uidlist->by_name.end()) record = &found->second;
+        }
+        if (record == nullptr) {
+            uidl_of[i] = std::string(own_uidls[i]);
+            keys.emplace_back(2, i, i);
+            if (!pinned.count(unique_names[i])) out.newly_pinned.push_back(i);
+            continue;
+        }
+        ++out.from_uidlist;
+        if (record->pop3_uidl)
+            uidl_of[i] = record->pop3_uidl->empty() ? std::string(unique_names[i])
+                                                    : *record->pop3_uidl;
+        else
+            uidl_of[i] = expand_uidl_format(
+                format, {record->uid, uidlist->uid_validity, unique_names[i], record->guid});
+        uidl_of[i] = uidl_for(uidl_of[i]); // unchanged when RFC 1939-valid
+        if (record->pop3_order)
+            keys.emplace_back(0, *record->pop3_order, i);
+        else
+            keys.emplace_back(1, record->uid, i);
+    }
+    std::stable_sort(keys.begin(), keys.end());
+    out.order.reserve(n);
+    out.uidls.reserve(n);
+    for (const auto& key : keys) {
+        out.order.push_back(std::get<2>(key));
+        out.uidls.push_back(std::move(uidl_of[std::get<2>(key)]));
     }
     return out;
 }

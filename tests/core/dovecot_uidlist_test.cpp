@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "pop3/core/dovecot_uidlist.hpp"
+#include "pop3/core/uidl.hpp"
 
 using namespace pop3::core;
 
@@ -83,4 +84,30 @@ TEST_CASE("Unsupported formats are refused", "[dovecot_uidlist]") {
         INFO(bad);
         CHECK_FALSE(check_uidl_format(bad));
     }
+}
+
+TEST_CASE("dovecot_listing: O records, then UIDs, then the rest; pinned names keep "
+          "pop3d's UIDL", "[dovecot_uidlist]") {
+    const std::string text = std::string("3 V5 N9\n"
+                                      "3 :c\n"
+                                      "4 O1 :d\n"
+                                      "6 P :f\n"
+                                      "7 Psaved.7 :g\n"
+                                      "8 P") + std::string(80, 'x') + " :h\n";
+    auto list = parse_dovecot_uidlist(text);
+    REQUIRE(list);
+    const std::vector<std::string_view> names{"new1", "c", "d", "f", "g", "h", "pinned", "new2"};
+    const std::vector<std::string_view> own{"o1", "oc", "od", "of", "og", "oh", "op", "o2"};
+    const std::unordered_set<std::string_view> pinned{"pinned", "g"};
+    auto out = dovecot_listing(&*list, pinned, names, own, "%v.%u");
+    // d (O1) first; then c, f, h by UID (g is pinned); then the rest in order.
+    CHECK(out.order == std::vector<std::size_t>{2, 1, 3, 5, 0, 4, 6, 7});
+    CHECK(out.uidls == std::vector<std::string>{"5.4", "5.3", "f", uidl_for(std::string(80, 'x')),
+                                                "o1", "og", "op", "o2"});
+    CHECK(out.newly_pinned == std::vector<std::size_t>{0, 7});
+    CHECK(out.from_uidlist == 4u);
+    // No uidlist: every message keeps pop3d's UIDL and order, and is pinned.
+    auto none = dovecot_listing(nullptr, {}, names, own, "%v.%u");
+    CHECK(none.order == std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7});
+    CHECK(none.newly_pinned.size() == 8u);
 }

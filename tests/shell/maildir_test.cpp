@@ -19,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
+using pop3::shell::UidlRule;
 using pop3::shell::UidlScheme;
 using pop3::shell::UniqueFd;
 using pop3::shell::testing::open_maildir;
@@ -170,7 +171,7 @@ TEST_CASE("--uidl filename: the name up to ':', stable across flag changes, "
     dir.write("new/" + long_name, "c\n");
     UniqueFd fd{::open(dir.inbox().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     auto box = Maildir::open(std::move(fd), dir.inbox(), true, std::nullopt,
-                             UidlScheme::file_name);
+                             UidlRule{UidlScheme::file_name, {}});
     REQUIRE(box);
     const auto got = uidls(*box);
     REQUIRE(got.size() == 3);
@@ -182,7 +183,7 @@ TEST_CASE("--uidl filename: the name up to ':', stable across flag changes, "
     REQUIRE(box->mark_seen(1).has_value());
     UniqueFd again{::open(dir.inbox().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     auto reopened = Maildir::open(std::move(again), dir.inbox(), true, std::nullopt,
-                                  UidlScheme::file_name);
+                                  UidlRule{UidlScheme::file_name, {}});
     REQUIRE(reopened);
     CHECK(uidls(*reopened) == got);
     CHECK(uidls(open_ok(dir.inbox()))[0] == "1700000000.M1P1.host");

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -53,6 +55,27 @@ struct UidlVariables {
 // lower-case hexadecimal of a number, L and U change case, a width pads on
 // the left (with zeros after "0"). "%08Xu%08Xv" gives "000000016b0f1680".
 [[nodiscard]] std::string expand_uidl_format(std::string_view format, const UidlVariables& vars);
+
+// The UIDLs and the numbering of a mailbox under --uidl dovecot.
+struct DovecotListing {
+    std::vector<std::size_t> order;     // message number - 1 -> index given
+    std::vector<std::string> uidls;     // by message number - 1, RFC 1939-valid
+    std::vector<std::size_t> newly_pinned; // indices given a pop3d UIDL now
+    std::size_t from_uidlist = 0;       // how many Dovecot's rule decided
+};
+
+// Decides, for messages known by `unique_names` (maildir_unique_name(), in
+// pop3d's own delivery order) and their pop3d UIDLs `own_uidls`: a message
+// in `pinned` (given a pop3d UIDL by an earlier session) keeps it; else one
+// in `uidlist` gets Dovecot's (its P record, an empty P meaning the file
+// name, else `format` expanded); else it gets its pop3d UIDL and is listed
+// in newly_pinned, for the caller to record. Numbering: messages with an O
+// record by O, then the others of the uidlist by UID, then the rest in the
+// order given. A UIDL that breaks RFC 1939's rule is encoded by uidl_for.
+[[nodiscard]] DovecotListing
+dovecot_listing(const Uidlist* uidlist, const std::unordered_set<std::string_view>& pinned,
+                const std::vector<std::string_view>& unique_names,
+                const std::vector<std::string_view>& own_uidls, std::string_view format);
 
 // Dovecot's default pop3_uidl_format.
 inline constexpr std::string_view k_dovecot_default_uidl_format = "%08Xu%08Xv";
