@@ -21,4 +21,18 @@ if ! id pop3d >/dev/null 2>&1; then
     $SUDO useradd --system --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin --user-group pop3d
 fi
+# Courier's POP3 server, for the UIDL comparison with it
+# (tests/integration/test_uidl_migration.py): courier-pop conflicts with
+# every other pop3-server package and would pull in an MTA, so it is
+# unpacked, with its libraries, into a directory of its own, not installed.
+peers=/var/tmp/pop3d-test-peers
+if [ ! -x "$peers/usr/lib/courier/courier/courierpop3d" ]; then
+    debs=$(mktemp -d)
+    chmod 777 "$debs"
+    (cd "$debs" && $SUDO apt-get download -qq courier-pop courier-authlib libcourier-unicode4)
+    $SUDO mkdir -p "$peers"
+    for d in "$debs"/*.deb; do $SUDO dpkg-deb -x "$d" "$peers"; done
+    $SUDO chmod -R o+rX "$peers"
+    rm -rf "$debs"
+fi
 echo "install-deps: all packages present; users pop3test and pop3d exist"

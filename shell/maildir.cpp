@@ -354,28 +354,32 @@ Maildir::open(UniqueFd inbox, std::string path, bool watch,
             return tl::unexpected(ec);
         }
     }
-    if (uidl.scheme == UidlScheme::dovecot) {
-        box.apply_dovecot_uidls(uidl.format);
+    if (uidl.scheme == UidlScheme::dovecot || uidl.scheme == UidlScheme::courier) {
+        box.apply_other_servers_uidls(uidl.scheme, uidl.format);
     }
     return box;
 }
 
-void Maildir::apply_dovecot_uidls(std::string_view format) {
+void Maildir::apply_other_servers_uidls(UidlScheme scheme, std::string_view format) {
     if (names_.empty()) {
         return;
     }
-    // Read without Dovecot's lock: a rename replaces the file (we hold the
-    // old one whole), an append in progress leaves a torn last line, which
-    // the parser ignores.
+    // Read without the other server's lock: a rename replaces the file (we
+    // hold the old one whole), a write in progress leaves a torn last line,
+    // which the parsers ignore.
+    const bool dovecot = scheme == UidlScheme::dovecot;
+    const std::string file = dovecot ? "dovecot-uidlist" : "courierpop3dsizelist";
     std::optional<pop3::core::Uidlist> uidlist;
-    if (auto text = read_file_at(dir_.get(), "dovecot-uidlist", O_NOFOLLOW)) {
-        if (auto parsed = pop3::core::parse_dovecot_uidlist(*text)) {
+    if (auto text = read_file_at(dir_.get(), file, O_NOFOLLOW)) {
+        auto parsed = dovecot ? pop3::core::parse_dovecot_uidlist(*text)
+                              : pop3::core::parse_courier_sizelist(*text);
+        if (parsed) {
             uidlist = std::move(*parsed);
         } else {
-            uidl_note_ = "dovecot-uidlist " + parsed.error() + "; its messages get pop3d UIDLs";
+            uidl_note_ = file + " " + parsed.error() + "; its messages get pop3d UIDLs";
         }
     } else if (!no_such_name(text.error().value())) {
-        uidl_note_ = "cannot read dovecot-uidlist: " + text.error().message() +
+        uidl_note_ = "cannot read " + file + ": " + text.error().message() +
                      "; its messages get pop3d UIDLs";
     }
     std::string pinned_text;
@@ -418,7 +422,8 @@ void Maildir::apply_dovecot_uidls(std::string_view format) {
         if (!written) {
             uidl_note_ += (uidl_note_.empty() ? "" : "; ") + std::string("cannot record pop3d UIDLs in ") +
                           k_pinned_uidls_file + ": " + std::strerror(errno) +
-                          " (they may change once Dovecot sees those messages)";
+                          " (they may change once " + (dovecot ? "Dovecot" : "Courier") +
+                          " sees those messages)";
         }
     }
     std::vector<NameRef> names_in_order;
@@ -437,7 +442,7 @@ void Maildir::apply_dovecot_uidls(std::string_view format) {
     snapshot_ = pop3::core::share_snapshot(std::move(snapshot));
     const std::string counts = std::to_string(listing.from_uidlist) + " of " +
                                std::to_string(names_.size()) +
-                               " UIDLs from dovecot-uidlist, " +
+                               " UIDLs from " + file + ", " +
                                std::to_string(listing.newly_pinned.size()) +
                                " newly given pop3d UIDLs";
     uidl_note_ = uidl_note_.empty() ? counts : counts + "; " + uidl_note_;

@@ -44,6 +44,7 @@ enum class UidlScheme {
     base_name, // "pop3d": the name up to the first ',' or ':' (the default)
     file_name, // "filename": up to the first ':' (qmail-pop3d, Dovecot's %f)
     dovecot,   // "dovecot": Dovecot's, from its dovecot-uidlist (read-only)
+    courier,   // "courier": Courier's, from its courierpop3dsizelist (read-only)
 };
 
 struct UidlRule {
@@ -51,7 +52,7 @@ struct UidlRule {
     std::string format = "%08Xu%08Xv"; // pop3_uidl_format, for dovecot
 };
 
-// Where --uidl dovecot records the messages it gave a pop3d UIDL because
+// Where --uidl dovecot (and courier) records the messages it gave a pop3d UIDL because
 // Dovecot had not seen them yet (their UIDLs must never change after).
 inline constexpr const char* k_pinned_uidls_file = "pop3d-uidls-pinned";
 
@@ -166,8 +167,9 @@ private:
     // The UIDL of the message at `rel` ("new/..." or "cur/...") whose base
     // name is `base_size` octets long, by the session's scheme.
     [[nodiscard]] std::string uidl_of(std::string_view rel, std::size_t base_size) const;
-    // --uidl dovecot: relabels and renumbers the listing (see open()).
-    void apply_dovecot_uidls(std::string_view format);
+    // --uidl dovecot or courier: relabels and renumbers the listing (see
+    // open()) from that server's file.
+    void apply_other_servers_uidls(UidlScheme scheme, std::string_view format);
     // "<dev>.<inode>.<mtime s>.<ns>.<ctime s>.<ns>" of new/, a blank, and
     // the same of cur/, when both mtimes are old enough to be exact (see
     // maildir.cpp), else "-".

@@ -65,6 +65,7 @@ std::string usage() {
            "                               ',' or ':', the default) or filename (up to\n"
            "                               ':', as qmail-pop3d and Dovecot's %f) or dovecot\n"
            "                               (Dovecot's, from its dovecot-uidlist, read-only)\n"
+           "                               or courier (from courierpop3dsizelist)\n"
            "  --uidl-format FORMAT         Dovecot's pop3_uidl_format for --uidl dovecot\n"
            "                               (default %08Xu%08Xv)\n"
            "  --apop, --no-apop            always/never offer APOP (default: offer it when\n"
@@ -224,9 +225,10 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             if (*v == "pop3d") o.uidl = Options::Uidl::pop3d;
             else if (*v == "filename") o.uidl = Options::Uidl::filename;
             else if (*v == "dovecot") o.uidl = Options::Uidl::dovecot;
+            else if (*v == "courier") o.uidl = Options::Uidl::courier;
             else
                 return tl::unexpected("--uidl: unknown scheme \"" + std::string(*v) +
-                                      "\"; known: pop3d, filename, dovecot");
+                                      "\"; known: pop3d, filename, dovecot, courier");
         } else if (arg == "--uidl-format") {
             auto v = value("--uidl-format");
             if (!v) return tl::unexpected(v.error());

@@ -58,7 +58,7 @@ struct Options {
     enum class Apop { automatic, on, off };
     Apop apop = Apop::automatic;
     // --uidl: how UIDLs are made from file names (maildir.hpp UidlScheme).
-    enum class Uidl { pop3d, filename, dovecot };
+    enum class Uidl { pop3d, filename, dovecot, courier };
     Uidl uidl = Uidl::pop3d;
     std::string uidl_format = "%08Xu%08Xv"; // --uidl-format, for dovecot
     bool help = false;

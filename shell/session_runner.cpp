@@ -235,6 +235,7 @@ void SessionRunner::open_mailbox(const std::string& login) {
     UidlRule uidl;
     uidl.scheme = options_.uidl == Options::Uidl::filename ? UidlScheme::file_name
                   : options_.uidl == Options::Uidl::dovecot ? UidlScheme::dovecot
+                  : options_.uidl == Options::Uidl::courier ? UidlScheme::courier
                                                             : UidlScheme::base_name;
     uidl.format = options_.uidl_format;
     auto box = Maildir::open(std::move(access->inbox), path, true, std::nullopt, uidl);

@@ -110,6 +110,52 @@ tl::expected<Uidlist, std::string> parse_dovecot_uidlist(std::string_view text) 
     return out;
 }
 
+tl::expected<Uidlist, std::string> parse_courier_sizelist(std::string_view text) {
+    Uidlist out;
+    std::size_t number = 0;
+    std::uint32_t last_uid = 0;
+    while (!text.empty()) {
+        const auto newline = text.find('\n');
+        if (newline == std::string_view::npos) break; // a write in progress
+        std::string_view rest = text.substr(0, newline);
+        text.remove_prefix(newline + 1);
+        ++number;
+        if (number == 1 && !rest.empty() && rest[0] == '/') {
+            rest.remove_prefix(1);
+            if (next_word(rest) != "3") return tl::unexpected(at_line(1, "unknown sizelist version"));
+            auto next = decimal<std::uint32_t>(next_word(rest));
+            auto validity = decimal<std::uint32_t>(next_word(rest));
+            if (!next || !validity) return tl::unexpected(at_line(1, "bad sizelist header"));
+            out.uid_validity = *validity;
+            continue;
+        }
+        const std::string_view name = next_word(rest);
+        if (name.empty() || !decimal<std::uint64_t>(next_word(rest)))
+            return tl::unexpected(at_line(number, "no file name and size"));
+        UidlistRecord record;
+        if (rest.empty()) {
+            record.pop3_uidl = std::string(name); // an older Courier's entry
+        } else {
+            const auto colon = rest.find(':');
+            auto uid = decimal<std::uint32_t>(rest.substr(0, colon));
+            if (!uid || *uid == 0 || colon == std::string_view::npos)
+                return tl::unexpected(at_line(number, "bad UID"));
+            auto tail = rest.substr(colon + 1);
+            auto validity = decimal<std::uint32_t>(tail.substr(0, tail.find(':')));
+            if (!validity) return tl::unexpected(at_line(number, "bad UIDVALIDITY"));
+            if (*uid <= last_uid) return tl::unexpected(at_line(number, "UIDs not increasing"));
+            last_uid = *uid;
+            record.uid = *uid;
+            record.pop3_uidl = "UID" + std::to_string(*uid) + "-" + std::to_string(*validity);
+        }
+        if (record.uid == 0) record.uid = last_uid; // keeps the file's order
+        out.by_name.insert_or_assign(std::string(name.substr(0, name.find(':'))),
+                                     std::move(record));
+    }
+    if (number == 0) return tl::unexpected(std::string("empty sizelist"));
+    return out;
+}
+
 namespace {
 
 struct Directive {

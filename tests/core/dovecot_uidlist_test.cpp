@@ -111,3 +111,26 @@ TEST_CASE("dovecot_listing: O records, then UIDs, then the rest; pinned names ke
     CHECK(none.order == std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7});
     CHECK(none.newly_pinned.size() == 8u);
 }
+
+TEST_CASE("Courier's courierpop3dsizelist as courierpop3d 1.0.16 wrote it",
+          "[dovecot_uidlist]") {
+    auto list = parse_courier_sizelist("/3 4 1796169787\n"
+                                       "1700000000.M10P1.host:2, 25 1:1796169787:0\n"
+                                       "1700000000.M9P1.host:2, 23 2:1796169787:0\n"
+                                       "1700000001.M5P2.host,S=20,W=21:2,S 21 3:1796169787:0\n"
+                                       "old+3Aname 12\n");
+    REQUIRE(list);
+    CHECK(list->uid_validity == 1796169787u);
+    const auto& first = list->by_name.at("1700000000.M10P1.host");
+    CHECK(first.uid == 1u);
+    CHECK(first.pop3_uidl == std::optional<std::string>("UID1-1796169787"));
+    CHECK(list->by_name.at("1700000001.M5P2.host,S=20,W=21").pop3_uidl ==
+          std::optional<std::string>("UID3-1796169787"));
+    CHECK(list->by_name.at("old+3Aname").pop3_uidl == std::optional<std::string>("old+3Aname"));
+    for (std::string_view bad : {"", "/2 4 5\n", "/3 x 5\n", "/3 4 5\nname\n",
+                                 "/3 4 5\nname x 1:5\n", "/3 4 5\nname 1 0:5\n",
+                                 "/3 4 5\nname 1 2:5\nother 1 1:5\n", "/3 4 5\nn 1 2\n"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_courier_sizelist(bad));
+    }
+}

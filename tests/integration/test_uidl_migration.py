@@ -165,6 +165,54 @@ class UidlAgreesWithDovecot(unittest.TestCase):
         self.assertIn(b"--uidl-format: unsupported directive at offset 0", r.stderr)
 
 
+COURIER_PEERS = "/var/tmp/pop3d-test-peers"  # scripts/install-deps.sh unpacks it
+COURIER_POP3D = COURIER_PEERS + "/usr/lib/courier/courier/courierpop3d"
+
+
+class UidlAgreesWithCourier(unittest.TestCase):
+    """Courier's courierpop3d (unpacked, pre-authenticated on stdin/stdout)
+    writes courierpop3dsizelist; pop3d --uidl courier then answers UIDL and
+    LIST as it did, also for a message delivered after."""
+
+    def courier(self, inbox):
+        if not os.path.exists(COURIER_POP3D):
+            raise AssertionError(f"{COURIER_POP3D} missing: run scripts/install-deps.sh")
+        libs = f"{COURIER_PEERS}/usr/lib/x86_64-linux-gnu:{COURIER_PEERS}/usr/lib"
+        argv = ["env", "-i", f"LD_LIBRARY_PATH={libs}", "AUTHENTICATED=alice",
+                f"MAILDIR={inbox}", COURIER_POP3D, inbox]
+        if os.geteuid() == 0:  # as the mailbox's owner, as Courier would run
+            import pwd
+            argv = ["runuser", "-u", pwd.getpwuid(os.stat(inbox).st_uid).pw_name, "--"] + argv
+        r = subprocess.run(argv, input=b"UIDL\r\nLIST\r\nQUIT\r\n", cwd=inbox,
+                           capture_output=True, timeout=TIMEOUT)
+        lines = r.stdout.decode().split("\r\n")
+        self.assertEqual(lines[0], "+OK logged in.", r.stdout + r.stderr)
+        end = lines.index(".", 2)
+        return lines[2:end], lines[end + 2:lines.index(".", end + 1)]
+
+    def test_uidl_and_list_equal_courier_s(self):
+        store = self.store = Mailstore()
+        self.addCleanup(store.cleanup)
+        store.add_user(LOGIN, SECRET)
+        now = int(time.time()) - 100
+        for usec in (10, 9):
+            store.deliver(LOGIN, f"Subject: m{usec}\n\nbody {usec}\n",
+                          name=f"{now}.M{usec}P77.mx.example.org")
+        store.deliver(LOGIN, "Subject: s\n\nsized\n", folder="cur", info="S",
+                      name=f"{now + 1}.M5P78.mx.example.org,S=20,W=21")
+        inbox = store.inbox(LOGIN)
+        theirs = self.courier(inbox)
+        self.assertRegex(theirs[0][0], r"^1 UID1-\d+$")
+        c = UidlAgreesWithDovecot.pop3d(self, "--uidl", "courier")
+        self.assertEqual(listing(c), theirs)
+        # A delivery Courier has not listed: pop3d's own UIDL, pinned, last.
+        name = f"{now + 5}.M1P79.mx.example.org"
+        store.deliver(LOGIN, "Subject: later\n\nlater\n", name=name)
+        uidl = listing(UidlAgreesWithDovecot.pop3d(self, "--uidl", "courier"))[0]
+        self.assertEqual(uidl[:3], theirs[0])
+        self.assertEqual(uidl[3], f"4 {name}")
+
+
 class FetchmailMigration(unittest.TestCase):
     """fetchmail --keep --uidl against Dovecot's POP3, then against pop3d."""
 

@@ -38,6 +38,14 @@ struct Uidlist {
 // Unknown keys are skipped. UIDs must be increasing, as Dovecot writes them.
 [[nodiscard]] tl::expected<Uidlist, std::string> parse_dovecot_uidlist(std::string_view text);
 
+// Parses Courier's courierpop3dsizelist (--uidl courier): a header
+// "/3 <nextuid> <uidvalidity>", then "<file name> <size> <uid>:<uidvalidity>[:...]"
+// lines. Each record's UIDL is Courier's "UID<uid>-<uidvalidity>" (as a P
+// record, so dovecot_listing uses it as is); an entry without the UID part
+// (written by an older Courier) has its file name as written for UIDL.
+// Records are keyed by the name up to ':' as in parse_dovecot_uidlist.
+[[nodiscard]] tl::expected<Uidlist, std::string> parse_courier_sizelist(std::string_view text);
+
 // What pop3_uidl_format's variables stand for.
 struct UidlVariables {
     std::uint32_t uid = 0;          // %u
