@@ -445,6 +445,10 @@ void Maildir::apply_other_servers_uidls(UidlScheme scheme, std::string_view form
                                " UIDLs from " + file + ", " +
                                std::to_string(listing.newly_pinned.size()) +
                                " newly given pop3d UIDLs";
+    if (listing.repeated > 0) {
+        uidl_note_ += (uidl_note_.empty() ? "" : "; ") + std::to_string(listing.repeated) +
+                      " repeated UIDL(s) replaced (the format should contain %u or %f)";
+    }
     uidl_note_ = uidl_note_.empty() ? counts : counts + "; " + uidl_note_;
 }
 

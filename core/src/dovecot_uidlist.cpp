@@ -309,9 +309,21 @@ DovecotListing dovecot_listing(const Uidlist* uidlist,
     std::stable_sort(keys.begin(), keys.end());
     out.order.reserve(n);
     out.uidls.reserve(n);
+    // RFC 1939: unique within the mailbox. A format without %u or %f (or
+    // equal P records) can repeat a value: every repeat after the first
+    // takes a value made from its own unique name instead, the same in every
+    // session that sees the same files.
+    std::unordered_set<std::string> used;
+    used.reserve(n);
     for (const auto& key : keys) {
-        out.order.push_back(std::get<2>(key));
-        out.uidls.push_back(std::move(uidl_of[std::get<2>(key)]));
+        const std::size_t i = std::get<2>(key);
+        std::string uidl = std::move(uidl_of[i]);
+        for (int attempt = 0; !used.insert(uidl).second && attempt < 8; ++attempt) {
+            ++out.repeated;
+            uidl = uidl_for("~" + std::to_string(attempt) + "~" + std::string(unique_names[i]));
+        }
+        out.order.push_back(i);
+        out.uidls.push_back(std::move(uidl));
     }
     return out;
 }

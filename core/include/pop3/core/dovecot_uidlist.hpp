@@ -70,6 +70,7 @@ struct DovecotListing {
     std::vector<std::string> uidls;     // by message number - 1, RFC 1939-valid
     std::vector<std::size_t> newly_pinned; // indices given a pop3d UIDL now
     std::size_t from_uidlist = 0;       // how many Dovecot's rule decided
+    std::size_t repeated = 0;           // values that repeated and were replaced
 };
 
 // Decides, for messages known by `unique_names` (maildir_unique_name(), in
@@ -79,7 +80,9 @@ struct DovecotListing {
 // name, else `format` expanded); else it gets its pop3d UIDL and is listed
 // in newly_pinned, for the caller to record. Numbering: messages with an O
 // record by O, then the others of the uidlist by UID, then the rest in the
-// order given. A UIDL that breaks RFC 1939's rule is encoded by uidl_for.
+// order given. A UIDL that breaks RFC 1939's rule is encoded by uidl_for;
+// one that repeats an earlier message's is replaced (counted in repeated),
+// so UIDLs stay unique.
 [[nodiscard]] DovecotListing
 dovecot_listing(const Uidlist* uidlist, const std::unordered_set<std::string_view>& pinned,
                 const std::vector<std::string_view>& unique_names,
