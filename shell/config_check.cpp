@@ -121,6 +121,7 @@ std::optional<PasswdFile> check_passwd(const Options& options, Report& report,
         return std::move(*file);
     }
     std::vector<std::string> used;
+    used.reserve(schemes.size());
     for (const auto& [scheme, count] : schemes)
         used.push_back(scheme + " " + std::to_string(count));
     report.ok("passwd-file " + options.passwd_file + ": " +
@@ -245,7 +246,7 @@ bool check_working_directory(Report& report, std::size_t& mailboxes) {
     for (const auto& domain : domains) {
         bool any = false;
         for (const auto& user : subdirectories(domain))
-            if (is_maildir(domain + "/" + user + "/INBOX")) {
+            if (is_maildir(std::string(domain).append("/").append(user).append("/INBOX"))) {
                 ++mailboxes;
                 any = true;
             }
@@ -270,7 +271,7 @@ void check_accounts(const Options& options, const std::vector<core::PasswdEntry>
         }
         const std::string& domain = login->domain;
         const std::string& user = login->local;
-        const std::string path = domain + "/" + user + "/INBOX";
+        const std::string path = std::string(domain).append("/").append(user).append("/INBOX");
         auto dir = open_mailbox_dir(AT_FDCWD, domain, user);
         ++named;
         if (!dir) {
@@ -300,10 +301,16 @@ void check_accounts(const Options& options, const std::vector<core::PasswdEntry>
         if (!dir->inbox) {
             ++empty;
             if (shown++ < k_accounts_shown)
-                report.ok("account " + entry.user + ": no mailbox at " + path +
-                          " yet; served as empty, " + plan);
+                report.ok(std::string("account ")
+                              .append(entry.user)
+                              .append(": no mailbox at ")
+                              .append(path)
+                              .append(" yet; served as empty, ")
+                              .append(plan));
         } else if (shown++ < k_accounts_shown) {
-            report.ok("account " + entry.user + ": " + path + ", served " + plan);
+            std::string line = "account " + entry.user;
+            line.append(": ").append(path).append(", served ").append(plan);
+            report.ok(line);
         }
     }
     if (shown > k_accounts_shown)

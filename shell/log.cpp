@@ -36,8 +36,13 @@ constexpr std::string_view k_cut = "...";
 bool stderr_is_journal() {
     const char* stream = std::getenv("JOURNAL_STREAM");
     if (stream == nullptr) return false;
-    unsigned long long dev = 0, ino = 0;
-    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long dev = std::strtoull(stream, &end, 10);
+    if (errno != 0 || end == stream || *end != ':') return false;
+    const char* ino_text = end + 1;
+    const unsigned long long ino = std::strtoull(ino_text, &end, 10);
+    if (errno != 0 || end == ino_text || *end != '\0') return false;
     struct stat st {};
     return ::fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
