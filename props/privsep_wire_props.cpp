@@ -25,12 +25,15 @@ rc::Gen<Mechanism> scram_mechanism() {
 
 rc::Gen<Request> request() {
     return rc::gen::oneOf(
-        rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes()),
+        rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes(), rc::gen::arbitrary<bool>()),
                      [](auto t) -> Request {
-                         return VerifyPassword{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+                         return VerifyPassword{std::get<0>(t), std::get<1>(t), std::get<2>(t),
+                                               std::get<3>(t)};
                      }),
-        rc::gen::map(rc::gen::tuple(bytes(), bytes()),
-                     [](auto t) -> Request { return VerifyApop{std::get<0>(t), std::get<1>(t)}; }),
+        rc::gen::map(rc::gen::tuple(bytes(), bytes(), rc::gen::arbitrary<bool>()),
+                     [](auto t) -> Request {
+                         return VerifyApop{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+                     }),
         rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes()),
                      [](auto t) -> Request {
                          return VerifyCram{std::get<0>(t), std::get<1>(t), std::get<2>(t)};

@@ -144,9 +144,9 @@ std::string encode(const Request& request) {
         [](const auto& r) -> std::string {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, VerifyPassword>)
-                return message({"PASS", r.user, r.secret, r.method});
+                return message({"PASS", r.user, r.secret, r.method, flag(r.tls)});
             else if constexpr (std::is_same_v<T, VerifyApop>)
-                return message({"APOP", r.user, r.digest});
+                return message({"APOP", r.user, r.digest, flag(r.tls)});
             else if constexpr (std::is_same_v<T, VerifyCram>)
                 return message({"CRAM", r.user, r.challenge, r.digest_hex});
             else if constexpr (std::is_same_v<T, FetchScramCredentials>)
@@ -202,12 +202,16 @@ tl::expected<Request, std::string> decode_request(std::string_view wire) {
     auto verb = f[0];
     auto text = [&](std::size_t i) { return std::string(f[i]); };
     if (verb == "PASS") {
-        if (auto a = arity(f, 4); !a) return Unexpected(a.error());
-        return VerifyPassword{text(1), text(2), text(3)};
+        if (auto a = arity(f, 5); !a) return Unexpected(a.error());
+        auto tls = boolean(f[4], "TLS");
+        if (!tls) return Unexpected(tls.error());
+        return VerifyPassword{text(1), text(2), text(3), *tls};
     }
     if (verb == "APOP") {
-        if (auto a = arity(f, 3); !a) return Unexpected(a.error());
-        return VerifyApop{text(1), text(2)};
+        if (auto a = arity(f, 4); !a) return Unexpected(a.error());
+        auto tls = boolean(f[3], "TLS");
+        if (!tls) return Unexpected(tls.error());
+        return VerifyApop{text(1), text(2), *tls};
     }
     if (verb == "CRAM") {
         if (auto a = arity(f, 4); !a) return Unexpected(a.error());

@@ -100,8 +100,10 @@ Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
                                     config);
             },
             [&](SaslVerifyPassword& v) -> Step {
+                const bool tls = previous.tls;
                 Step s{Authenticating{std::move(previous), v.user, false}, {}, {}};
-                s.effects.emplace_back(VerifyPassword{v.user, std::move(v.password), method});
+                s.effects.emplace_back(
+                    VerifyPassword{v.user, std::move(v.password), method, tls});
                 return s;
             },
             [&](SaslVerifyCram& v) -> Step {
@@ -208,7 +210,7 @@ Step on_command(Authorization state, const Command& command,
                 auto user = *state.user;
                 state.user.reset();
                 Step s{Authenticating{state, user, false}, {}, {}};
-                s.effects.emplace_back(VerifyPassword{user, c.secret});
+                s.effects.emplace_back(VerifyPassword{user, c.secret, "USER/PASS", state.tls});
                 return s;
             },
             [&](const Apop& c) -> Step {
@@ -220,7 +222,7 @@ Step on_command(Authorization state, const Command& command,
                     return bad_command(std::move(state), tls_required_error(), config);
                 state.user.reset();
                 Step s{Authenticating{state, c.name, false}, {}, {}};
-                s.effects.emplace_back(VerifyApop{c.name, c.digest});
+                s.effects.emplace_back(VerifyApop{c.name, c.digest, state.tls});
                 return s;
             },
             [&](const Quit&) -> Step {

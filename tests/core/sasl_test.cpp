@@ -174,7 +174,7 @@ TEST_CASE("with TLS required, no login of any kind is tried before STLS", "[step
     CHECK(d.line("AUTH CRAM-MD5").rfind("+ ", 0) == 0);
     d.line("*");
     CHECK(d.line("APOP a@b 0123456789abcdef0123456789abcdef") == "");
-    CHECK(d.effects == std::vector<Effect>{VerifyApop{"a@b", "0123456789abcdef0123456789abcdef"}});
+    CHECK(d.effects == std::vector<Effect>{VerifyApop{"a@b", "0123456789abcdef0123456789abcdef", true}});
 }
 
 TEST_CASE("--allow-plaintext and sites without a certificate allow USER", "[step][tls]") {

@@ -20,6 +20,7 @@ struct VerifyPassword { // USER/PASS (RFC 1939 section 7), SASL PLAIN/LOGIN
     std::string user;
     std::string secret;
     std::string method = "USER/PASS"; // for logs
+    bool tls = false; // sent over TLS (Dovecot's auth service is told so)
     bool operator==(const VerifyPassword&) const = default;
 };
 // SASL CRAM-MD5 (RFC 2195): HMAC-MD5(secret, challenge) == digest?
@@ -50,6 +51,7 @@ struct StartTls { bool operator==(const StartTls&) const = default; };
 struct VerifyApop { // APOP, RFC 1939 section 7; the shell knows the greeting
     std::string user;
     std::string digest;
+    bool tls = false; // sent over TLS (Dovecot's auth service is told so)
     bool operator==(const VerifyApop&) const = default;
 };
 struct OpenMailbox { // after successful authentication
