@@ -387,5 +387,181 @@ class DovecotAuthTest(unittest.TestCase):
         self.assertTrue(reply.startswith("+OK"), (reply, log))
 
 
+HANDSHAKE = (b"VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n"
+             b"SPID\t77\nCUID\t5\nCOOKIE\t00ff\nDONE\n")
+
+
+class FakeAuthService:
+    """A stand-in for the auth-client socket that misbehaves as told:
+    `handshake` is sent on connection (None: nothing, ever), `answer` to the
+    AUTH request (None: nothing, ever)."""
+
+    def __init__(self, handshake=HANDSHAKE, answer=None, listen=True):
+        self.dir = tempfile.mkdtemp(prefix="pop3d-fakeauth-")
+        self.path = os.path.join(self.dir, "auth-client")
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        os.chmod(self.dir, 0o755)
+        self.handshake, self.answer = handshake, answer
+        self.conns = []
+        self.requests = []
+        if listen:
+            self.sock.listen(8)
+            threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.talk, args=(conn,), daemon=True).start()
+
+    def talk(self, conn):
+        try:
+            if self.handshake is not None:
+                conn.sendall(self.handshake)
+            buf = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.startswith(b"AUTH\t"):
+                        self.requests.append(line)
+                        if self.answer is not None:
+                            conn.sendall(self.answer.replace(b"ID", line.split(b"\t")[1]))
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FailureModes(unittest.TestCase):
+    """Whatever the service does, the client gets -ERR [SYS/TEMP] within the
+    time limit and the log says why in one line."""
+
+    def setUp(self):
+        self.store = Mailstore()
+
+    def tearDown(self):
+        self.store.cleanup()
+
+    def attempt(self, fake_path, *extra, unprivileged=False):
+        args = pop3d_args(self.store, "--auth", "dovecot:" + fake_path, "--auth-timeout", "1",
+                          *extra)
+        ours, theirs = socket.socketpair()
+        kwargs = {}
+        if unprivileged and os.geteuid() == 0:
+            uid, gid = mail_user_ids()
+            kwargs = dict(user=uid, group=gid, extra_groups=[])
+        started = time.monotonic()
+        proc = subprocess.Popen(args, cwd=self.store.personal, stdin=theirs, stdout=theirs,
+                                stderr=subprocess.PIPE, **kwargs)
+        theirs.close()
+        c = Pop3Conn(ours, proc)
+        greeting = c.readline()
+        self.assertTrue(greeting.startswith("+OK"), greeting)
+        c.cmd("USER someone@example.org")
+        reply = c.cmd("PASS whatever")
+        took = time.monotonic() - started
+        c.cmd("QUIT")
+        c.close()
+        with proc.stderr:
+            log = proc.stderr.read().decode(errors="replace")
+        lines = [l for l in log.splitlines() if "Dovecot's auth service" in l]
+        return reply, took, lines
+
+    def check(self, fake, reason, one_line=True):
+        for unprivileged in (False, True):
+            with self.subTest(unprivileged=unprivileged):
+                reply, took, lines = self.attempt(fake.path, unprivileged=unprivileged)
+                self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+                self.assertLess(took, 6, "bounded waits")
+                self.assertTrue(lines and reason in lines[0], lines)
+                if one_line:
+                    self.assertEqual(len(lines), 1, lines)
+
+    def test_socket_missing(self):
+        fake = FakeAuthService()
+        fake.close()
+        self.check(fake, "No such file or directory", one_line=False)
+
+    def test_connection_refused(self):
+        fake = FakeAuthService(listen=False)
+        try:
+            self.check(fake, "Connection refused", one_line=False)
+        finally:
+            fake.close()
+
+    def test_silent_handshake(self):
+        fake = FakeAuthService(handshake=None)
+        try:
+            self.check(fake, "handshake: no answer within the time limit", one_line=False)
+        finally:
+            fake.close()
+
+    def test_other_protocol_version(self):
+        fake = FakeAuthService(handshake=b"VERSION\t2\t0\nDONE\n")
+        try:
+            self.check(fake, "protocol version 2, not 1", one_line=False)
+        finally:
+            fake.close()
+
+    def test_no_answer_to_a_login(self):
+        fake = FakeAuthService()
+        try:
+            self.check(fake, "no answer within the time limit")
+            self.assertTrue(fake.requests)
+        finally:
+            fake.close()
+
+    def test_malformed_answer(self):
+        fake = FakeAuthService(answer=b"OK\t0ID\tuser=x\n")
+        try:
+            self.check(fake, "malformed line: OK with a malformed id")
+        finally:
+            fake.close()
+
+    def test_over_long_answer(self):
+        fake = FakeAuthService(answer=b"FAIL\tID\treason=" + b"x" * 20000 + b"\n")
+        try:
+            self.check(fake, "a line over the 16384-octet limit")
+        finally:
+            fake.close()
+
+    def test_temporary_failure_is_sys_temp(self):
+        fake = FakeAuthService(answer=b"FAIL\tID\tuser=someone@example.org\ttemp\n")
+        try:
+            for unprivileged in (False, True):
+                reply, took, lines = self.attempt(fake.path, unprivileged=unprivileged)
+                self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+                self.assertIn("failed temporarily", lines[0])
+        finally:
+            fake.close()
+
+    def test_request_carries_the_fields_and_no_secured_without_tls(self):
+        fake = FakeAuthService(answer=b"FAIL\tID\tuser=someone@example.org\n")
+        try:
+            reply, took, lines = self.attempt(fake.path)
+            self.assertEqual(reply, "-ERR [AUTH] invalid user name or password")
+            fields = fake.requests[0].split(b"\t")
+            self.assertEqual(fields[2:4], [b"PLAIN", b"service=pop3"])
+            self.assertNotIn(b"secured", fields)
+            self.assertTrue(fields[-1].startswith(b"resp="))
+            self.assertEqual(base64.b64decode(fields[-1][5:]),
+                             b"\0someone@example.org\0whatever")
+        finally:
+            fake.close()
+
+
 if __name__ == "__main__":
     unittest.main()
