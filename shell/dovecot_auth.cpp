@@ -272,14 +272,21 @@ privsep::Offer DovecotPassdb::offer() {
     if (!tried_) connect();
     privsep::Offer offer;
     const bool plain = !connection_ || connection_->handshake().offers("PLAIN");
-    // PLAIN and LOGIN both reach the service as PLAIN; the other
-    // mechanisms would need the service's own challenges relayed.
-    for (auto m : {core::Mechanism::plain, core::Mechanism::login}) {
+    // PLAIN and LOGIN both reach the service as PLAIN; CRAM-MD5 and SCRAM
+    // are relayed, the service issuing the challenges, so they are offered
+    // only as the service announces them.
+    for (auto m : {core::Mechanism::plain, core::Mechanism::login, core::Mechanism::cram_md5,
+                   core::Mechanism::scram_sha1, core::Mechanism::scram_sha256}) {
         bool wanted = options_.sasl.empty();
         for (const auto& name : options_.sasl)
             if (core::mechanism_from_name(name) == m) wanted = true;
-        if (plain && wanted) offer.sasl.push_back(m);
+        const bool served = core::sends_password(m)
+                                ? plain
+                                : connection_ &&
+                                      connection_->handshake().offers(core::mechanism_name(m));
+        if (served && wanted) offer.sasl.push_back(m);
     }
+    offer.sasl_relay = true;
     if (connection_ && options_.apop != Options::Apop::off) {
         const auto& h = connection_->handshake();
         if (h.offers("APOP") && h.spid && h.cuid) {
@@ -317,17 +324,25 @@ core::AuthResult DovecotPassdb::unavailable(const std::string& why) {
     return {core::AuthResult::Outcome::unavailable, ""};
 }
 
+bool DovecotPassdb::ensure_connected(std::string* why) {
+    if (connection_) return true;
+    auto c = DovecotConnection::open_client(
+        options_.dovecot_auth, std::chrono::seconds(options_.auth_timeout_seconds));
+    if (!c) {
+        *why = c.error();
+        return false;
+    }
+    // A new connection's id: an APOP challenge of the greeting no longer
+    // matches it (the service then refuses that APOP).
+    connection_ = std::move(*c);
+    return true;
+}
+
 core::AuthResult DovecotPassdb::authenticate(const std::string& mechanism, std::string response,
                                              const std::string& user, std::string_view method,
                                              bool tls) {
-    if (!connection_) {
-        auto c = DovecotConnection::open_client(
-            options_.dovecot_auth, std::chrono::seconds(options_.auth_timeout_seconds));
-        if (!c) return unavailable(c.error());
-        connection_ = std::move(*c);
-        // A new connection's id: an APOP challenge of the greeting no
-        // longer matches it (Dovecot then refuses the APOP).
-    }
+    relay_id_ = 0;
+    if (std::string why; !ensure_connected(&why)) return unavailable(why);
     if (!connection_->handshake().offers(mechanism))
         return unavailable("it offers no " + mechanism + " mechanism");
     const auto deadline = Clock::now() + std::chrono::seconds(options_.auth_timeout_seconds);
@@ -345,13 +360,63 @@ core::AuthResult DovecotPassdb::authenticate(const std::string& mechanism, std::
     // The response is a secret: gone from memory as soon as it is sent.
     std::fill(wire.begin(), wire.end(), '\0');
     std::fill(request.initial_response->begin(), request.initial_response->end(), '\0');
-    auto answer = connection_->answer(request.id, deadline);
+    auto step = outcome(request.id, user, method, deadline);
+    if (auto* result = std::get_if<core::AuthResult>(&step)) return std::move(*result);
+    // A CONT to a complete PLAIN or APOP response: the exchange is over.
+    return unavailable("a challenge to a complete " + mechanism + " response");
+}
+
+Credentials::RelayAnswer DovecotPassdb::relay(const core::RelaySasl& r) {
+    const std::string mechanism(core::mechanism_name(r.mechanism));
+    const std::string method = "AUTH " + mechanism;
+    const auto deadline = Clock::now() + std::chrono::seconds(options_.auth_timeout_seconds);
+    if (r.first) {
+        relay_id_ = 0;
+        if (std::string why; !ensure_connected(&why)) return unavailable(why);
+        if (!connection_->handshake().offers(mechanism))
+            return unavailable("it offers no " + mechanism + " mechanism");
+        dovecot::AuthRequest request;
+        request.id = connection_->next_id();
+        request.mechanism = mechanism;
+        request.remote_ip = endpoints_.remote_ip;
+        request.remote_port = endpoints_.remote_port;
+        request.local_ip = endpoints_.local_ip;
+        request.local_port = endpoints_.local_port;
+        request.secured = r.tls;
+        request.initial_response = r.response;
+        if (auto sent = connection_->send(dovecot::encode(request), deadline); !sent)
+            return unavailable(sent.error());
+        relay_id_ = request.id;
+    } else {
+        if (relay_id_ == 0 || !connection_)
+            return core::AuthResult{core::AuthResult::Outcome::rejected, ""};
+        if (auto sent = connection_->send(
+                dovecot::encode_continue(relay_id_, r.response.value_or("")), deadline);
+            !sent)
+            return unavailable(sent.error());
+    }
+    // The user is the service's to name (in OK); for the log before that,
+    // the mechanism's own: CRAM-MD5's "user digest", SCRAM's n=.
+    std::string user = "(" + mechanism + " user)";
+    auto step = outcome(relay_id_, user, method, deadline);
+    if (!std::holds_alternative<core::SaslRelayChallenge>(step)) relay_id_ = 0;
+    return step;
+}
+
+Credentials::RelayAnswer DovecotPassdb::outcome(std::uint32_t id, const std::string& user,
+                                                std::string_view method,
+                                                Clock::time_point deadline) {
+    auto answer = connection_->answer(id, deadline);
     if (!answer) return unavailable(answer.error());
+    if (const auto* cont = std::get_if<dovecot::Cont>(&*answer)) {
+        auto raw = core::base64_decode(cont->data); // checked by the parser
+        return core::SaslRelayChallenge{raw.value_or("")};
+    }
     if (const auto* ok = std::get_if<dovecot::Ok>(&*answer)) {
         auto name = dovecot::param(ok->params, "user");
         const std::string canonical = name && !name->empty() ? std::string(*name) : user;
         log_.line("login " + canonical + " (" + std::string(method) + ", Dovecot's auth service)");
-        return {core::AuthResult::Outcome::accepted, canonical};
+        return core::AuthResult{core::AuthResult::Outcome::accepted, canonical};
     }
     if (const auto* fail = std::get_if<dovecot::Fail>(&*answer)) {
         auto reason = dovecot::param(fail->params, "reason");
@@ -359,16 +424,15 @@ core::AuthResult DovecotPassdb::authenticate(const std::string& mechanism, std::
             log_.line(failed_line(user, method, "Dovecot's auth service failed temporarily" +
                                                     (reason ? ": " + std::string(*reason)
                                                             : std::string())));
-            return {core::AuthResult::Outcome::unavailable, ""};
+            return core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
         }
-        log_.line(failed_line(user, method,
+        auto named = dovecot::param(fail->params, "user");
+        log_.line(failed_line(named && !named->empty() ? *named : std::string_view(user), method,
                               "rejected by Dovecot's auth service" +
                                   (reason ? ": " + std::string(*reason) : std::string())));
-        return {core::AuthResult::Outcome::rejected, ""};
+        return core::AuthResult{core::AuthResult::Outcome::rejected, ""};
     }
-    // A CONT to a complete PLAIN or APOP response: the exchange is over.
-    return unavailable("\"" + dovecot::render(*answer).substr(0, 40) + "\" to a complete " +
-                       mechanism + " response");
+    return unavailable("\"" + dovecot::render(*answer).substr(0, 40) + "\" to AUTH");
 }
 
 privsep::Answer DovecotPassdb::answer(const privsep::Request& request) {
@@ -392,6 +456,10 @@ privsep::Answer DovecotPassdb::answer(const privsep::Request& request) {
                     return verdict({core::AuthResult::Outcome::rejected, ""});
                 }
                 return verdict(authenticate("APOP", std::move(*data), r.user, "APOP", r.tls));
+            } else if constexpr (std::is_same_v<T, core::RelaySasl>) {
+                auto step = relay(r);
+                if (auto* c = std::get_if<core::SaslRelayChallenge>(&step)) return std::move(*c);
+                return verdict(std::get<core::AuthResult>(std::move(step)));
             } else if constexpr (std::is_same_v<T, privsep::Origin>) {
                 set_client(r.address);
                 return privsep::Access{1};

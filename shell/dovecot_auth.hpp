@@ -89,8 +89,15 @@ public:
     [[nodiscard]] pop3::core::privsep::Answer answer(const pop3::core::privsep::Request& request);
     // Behind a balancer: the real client, from its PROXY header.
     void set_client(const std::string& address);
+    // One step of a relayed CRAM-MD5 or SCRAM exchange.
+    [[nodiscard]] Credentials::RelayAnswer relay(const pop3::core::RelaySasl& request);
 
 private:
+    // The service's answer to request `id` as a relay step.
+    Credentials::RelayAnswer outcome(std::uint32_t id, const std::string& user,
+                                     std::string_view method,
+                                     std::chrono::steady_clock::time_point deadline);
+    bool ensure_connected(std::string* why);
     pop3::core::AuthResult authenticate(const std::string& mechanism, std::string response,
                                         const std::string& user, std::string_view method,
                                         bool tls);
@@ -104,6 +111,7 @@ private:
     std::optional<DovecotConnection> connection_;
     std::string banner_; // the APOP challenge of the greeting, or empty
     bool tried_ = false;
+    std::uint32_t relay_id_ = 0; // the relayed exchange's request, 0: none
 };
 
 // The same in the one process of an unprivileged start.
@@ -116,6 +124,9 @@ public:
     scram_lookup(const pop3::core::FetchScramCredentials& request) override;
     [[nodiscard]] pop3::core::ScramVerdict
     scram_verify(const pop3::core::VerifyScram& request) override;
+    [[nodiscard]] RelayAnswer relay(const pop3::core::RelaySasl& request) override {
+        return passdb_.relay(request);
+    }
     [[nodiscard]] std::optional<MailIds> serve_here() const override { return MailIds{}; }
     bool hand_off(const pop3::core::privsep::Handoff&, std::initializer_list<int>) override {
         return false;

@@ -81,6 +81,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
 void SessionRunner::set_config(const core::privsep::Offer& offer) {
     config_.tls_available = !options_.tls_cert.empty();
     config_.sasl = offer.sasl;
+    config_.sasl_relay = offer.sasl_relay;
     config_.allow_plaintext = options_.allow_plaintext;
     config_.tls_required = options_.tls_required;
     config_.max_auth_failures = options_.max_auth_failures;
@@ -138,6 +139,13 @@ void SessionRunner::execute(const core::Effect& effect) {
                 core::ScramVerdict verdict{false, {}};
                 if (auth_) verdict = auth_->scram_verify(e);
                 feed(core::Event{std::move(verdict)});
+                if (auth_ && auth_->broken()) closing_ = true;
+            } else if constexpr (std::is_same_v<T, core::RelaySasl>) {
+                transport_.flush();
+                Credentials::RelayAnswer answer =
+                    core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
+                if (auth_) answer = auth_->relay(e);
+                std::visit([this](auto&& a) { feed(core::Event{std::move(a)}); }, answer);
                 if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();

@@ -26,6 +26,7 @@ import base64
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Mailstore, Pop3Conn, TIMEOUT, mail_user_ids, pop3d_args,
                      require_tool, stop_process)
+from test_tls_sasl import Scram, cram_md5
 
 SQL_USER, SQL_PASS = "sqluser@sql.example", "sql secret 1"
 FILE_USER, FILE_PASS = "fileuser@file.example", "file secret 2"
@@ -253,6 +254,14 @@ class DovecotAuthTest(unittest.TestCase):
             self.assertTrue(c.cmd("AUTH LOGIN").startswith("+ "))
             self.assertTrue(c.cmd(base64.b64encode(user.encode()).decode()).startswith("+ "))
             reply = c.cmd(base64.b64encode(password.encode()).decode())
+        elif how == "CRAM-MD5":
+            reply, _ = cram_md5(c, user, password)
+        elif how.startswith("SCRAM-"):
+            scram = Scram(c, how, user, password)
+            reply = scram.result
+            # The service's server-final reached the client, and it checks.
+            self.assertEqual(scram.server_signature_ok,
+                             True if reply.startswith("+OK") else None)
         elif how == "APOP":
             banner = re.search(r"<[^>]*>", greeting)
             self.assertIsNotNone(banner, greeting)
@@ -264,13 +273,15 @@ class DovecotAuthTest(unittest.TestCase):
         return reply, stat, log
 
     def test_every_method_for_sql_and_passwd_file_users(self):
-        """USER/PASS, AUTH PLAIN, AUTH LOGIN and APOP log in a SQL user and a
+        """USER/PASS, AUTH PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256
+        (relayed: the service issues the challenges) and APOP log in a SQL user and a
         passwd-file user; the mailbox served is the one the userdb names
         (the SQL user's home/Maildir with two messages, the passwd-file
         user's pop3d-layout INBOX with one), as the userdb's uid/gid."""
         uid, gid = mail_user_ids()
         for user, password, count in ((SQL_USER, SQL_PASS, 2), (FILE_USER, FILE_PASS, 1)):
-            for how in ("USER", "PLAIN", "LOGIN", "APOP"):
+            for how in ("USER", "PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
+                        "APOP"):
                 with self.subTest(user=user, how=how):
                     reply, stat, log = self.login_ok(user, password, how)
                     self.assertTrue(reply.startswith("+OK"), (reply, log))
@@ -291,7 +302,7 @@ class DovecotAuthTest(unittest.TestCase):
         c.send("CAPA\r\n")
         self.assertTrue(c.readline().startswith("+OK"))
         capa = c.read_multiline()
-        self.assertIn("SASL PLAIN LOGIN", capa)
+        self.assertIn("SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256", capa)
         self.finish(c)
         c = self.spawn("--no-apop", "--sasl", "PLAIN")
         greeting = c.readline()
@@ -316,6 +327,11 @@ class DovecotAuthTest(unittest.TestCase):
                 log = self.finish(c)
                 self.assertIn(f'login failed for "{user}" from {rip} (USER/PASS): '
                               "rejected by Dovecot's auth service", log)
+        for how in ("CRAM-MD5", "SCRAM-SHA-256"):
+            with self.subTest(how=how):
+                reply, stat, log = self.login_ok(SQL_USER, "wrong", how, rip=self.next_rip())
+                self.assertEqual(reply, "-ERR [AUTH] invalid user name or password")
+                self.assertIn(f"(AUTH {how}): rejected by Dovecot's auth service", log)
         c = self.spawn(rip=self.next_rip())
         greeting = c.readline()
         banner = re.search(r"<[^>]*>", greeting).group(0)
@@ -346,6 +362,11 @@ class DovecotAuthTest(unittest.TestCase):
         # Without --userdb and not root: the pop3d layout, which this user
         # has no INBOX in (an empty mailbox).
         self.assertTrue(stat.startswith("+OK 0 "), (stat, log))
+        for how in ("SCRAM-SHA-256", "CRAM-MD5", "APOP"):
+            with self.subTest(how=how):
+                reply, stat, log = self.login_ok(FILE_USER, FILE_PASS, how, unprivileged=True,
+                                                 userdb=False)
+                self.assertTrue(reply.startswith("+OK"), (reply, log))
 
     def test_userdb_refusals(self):
         # A user the passdb accepts but whose mail location pop3d cannot

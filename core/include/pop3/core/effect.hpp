@@ -76,12 +76,22 @@ struct Update {
     std::vector<std::size_t> indices;
     bool operator==(const Update&) const = default;
 };
+// A SASL exchange the credential backend runs (Config::sasl_relay): pass
+// the client's response on; answer SaslRelayChallenge (the backend's next
+// challenge) or AuthResult (the exchange is over).
+struct RelaySasl {
+    Mechanism mechanism;
+    std::optional<std::string> response; // raw; none: no initial response
+    bool first = false;                  // AUTH: a new exchange
+    bool tls = false;                    // the client is on TLS
+    bool operator==(const RelaySasl&) const = default;
+};
 // End the session: flush and close the connection.
 struct Close { bool operator==(const Close&) const = default; };
 
 using Effect = std::variant<VerifyPassword, VerifyApop, OpenMailbox,
                             SendMessage, Update, Close, VerifyCram,
-                            FetchScramCredentials, VerifyScram, StartTls>;
+                            FetchScramCredentials, VerifyScram, StartTls, RelaySasl>;
 
 // --- events --------------------------------------------------------------
 struct Connected { // greeting; `apop_banner` like "<pid.clock@host>" or empty
@@ -132,6 +142,11 @@ struct ScramVerdict {
     std::string server_signature; // raw bytes
     bool operator==(const ScramVerdict&) const = default;
 };
+// The backend's next challenge in a relayed exchange (raw octets).
+struct SaslRelayChallenge {
+    std::string raw;
+    bool operator==(const SaslRelayChallenge&) const = default;
+};
 struct TlsStarted { bool operator==(const TlsStarted&) const = default; };
 struct TlsFailed {
     std::string reason;
@@ -143,7 +158,7 @@ struct Hangup { bool operator==(const Hangup&) const = default; };
 using Event = std::variant<Connected, AuthResult, MailboxOpened, MailboxFailed,
                            MessagesVanished, MessageGone, Updated, Timeout,
                            Hangup, ScramCredentialsFound, ScramVerdict,
-                           TlsStarted, TlsFailed>;
+                           TlsStarted, TlsFailed, SaslRelayChallenge>;
 
 std::ostream& operator<<(std::ostream& out, const Effect& effect);
 std::ostream& operator<<(std::ostream& out, const Event& event);
