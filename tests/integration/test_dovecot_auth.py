@@ -355,6 +355,29 @@ class DovecotAuthTest(unittest.TestCase):
         else:
             self.fail("rip not in Dovecot's log:\n" + self.dovecot.log_text()[-3000:])
 
+    def test_behind_a_balancer_the_proxy_header_address_is_rip(self):
+        """The balancer (here 127.0.0.1, as tcpserver names it) is not the
+        client: Dovecot sees the address the PROXY header carried, in
+        three processes (the Origin reaches the auth process) and in one."""
+        for unprivileged in (False, True):
+            with self.subTest(unprivileged=unprivileged):
+                client = self.next_rip()
+                c = self.spawn("--proxy-from", "127.0.0.0/8", rip="127.0.0.1",
+                               unprivileged=unprivileged, userdb=False)
+                c.send(f"PROXY TCP4 {client} 127.0.0.1 5555 110\r\n".encode())
+                self.assertTrue(c.readline().startswith("+OK"))
+                c.cmd(f"USER {FILE_USER}")
+                self.assertTrue(c.cmd("PASS not-it").startswith("-ERR [AUTH]"))
+                log = self.finish(c)
+                self.assertIn(f"from {client} (USER/PASS): rejected", log)
+                deadline = time.monotonic() + TIMEOUT
+                pattern = rf"passwd-file\({re.escape(FILE_USER)},{re.escape(client)}[,)]"
+                while not re.search(pattern, self.dovecot.log_text()):
+                    self.assertLess(time.monotonic(), deadline, self.dovecot.log_text()[-2000:])
+                    time.sleep(0.1)
+                self.assertNotRegex(self.dovecot.log_text(),
+                                    rf"passwd-file\({re.escape(FILE_USER)},127\.0\.0\.1[,)]")
+
     def test_unprivileged_start_uses_the_service_in_one_process(self):
         reply, stat, log = self.login_ok(SQL_USER, SQL_PASS, "PLAIN", unprivileged=True,
                                          userdb=False)
