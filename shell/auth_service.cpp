@@ -200,6 +200,7 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
         DovecotPassdb passdb(options, log, endpoints);
         auto offer = passdb.offer();
         jail_or_exit(log, account, monitor);
+        passdb.jailed();
         if (!channel.send(offer)) std::_Exit(0);
         answer_requests(log, channel, passdb);
     }

@@ -326,6 +326,11 @@ core::AuthResult DovecotPassdb::unavailable(const std::string& why) {
 
 bool DovecotPassdb::ensure_connected(std::string* why) {
     if (connection_) return true;
+    if (!can_reconnect_) {
+        *why = "no connection (lost or never made, see above), and none can be made from "
+               "the auth process's jail; the next POP3 connection connects afresh";
+        return false;
+    }
     auto c = DovecotConnection::open_client(
         options_.dovecot_auth, std::chrono::seconds(options_.auth_timeout_seconds));
     if (!c) {

@@ -89,6 +89,9 @@ public:
     [[nodiscard]] pop3::core::privsep::Answer answer(const pop3::core::privsep::Request& request);
     // Behind a balancer: the real client, from its PROXY header.
     void set_client(const std::string& address);
+    // In the jail the socket's path cannot be reached: a lost connection
+    // is then not remade (and the log says so, not "no such file").
+    void jailed() { can_reconnect_ = false; }
     // One step of a relayed CRAM-MD5 or SCRAM exchange.
     [[nodiscard]] Credentials::RelayAnswer relay(const pop3::core::RelaySasl& request);
 
@@ -111,6 +114,7 @@ private:
     std::optional<DovecotConnection> connection_;
     std::string banner_; // the APOP challenge of the greeting, or empty
     bool tried_ = false;
+    bool can_reconnect_ = true;
     std::uint32_t relay_id_ = 0; // the relayed exchange's request, 0: none
 };
 
