@@ -117,7 +117,7 @@ Input next_input(Bytes& b, const SessionState& state) {
         return Event{u};
     }
     default:
-        switch (b.byte() % 6) {
+        switch (b.byte() % 7) {
         case 0: return Event{Timeout{}};
         case 1: return Event{Hangup{}};
         case 2: return Event{TlsStarted{}};
@@ -132,6 +132,7 @@ Input next_input(Bytes& b, const SessionState& state) {
             v.server_signature = b.take(32);
             return Event{v};
         }
+        case 5: return Event{SaslRelayChallenge{b.take(40)}};
         default: {
             ScramCredentialsFound c{};
             c.credentials.user = "alice@example.org";
@@ -175,7 +176,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.allow_plaintext = flags & 4;
     config.tls_available = flags & 8;
     config.max_bad_commands = 1 + (flags >> 4) % 12;
-    config.max_auth_failures = 1 + b.byte() % 4;
+    const std::uint8_t more = b.byte();
+    config.max_auth_failures = 1 + more % 4;
+    config.sasl_relay = more & 0x10; // CRAM-MD5 and SCRAM relayed (Dovecot)
 
     // FUZZ_TRACE=1 prints the session a crashing input decodes to.
     static const bool trace = std::getenv("FUZZ_TRACE") != nullptr;

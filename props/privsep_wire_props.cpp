@@ -25,12 +25,15 @@ rc::Gen<Mechanism> scram_mechanism() {
 
 rc::Gen<Request> request() {
     return rc::gen::oneOf(
-        rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes()),
+        rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes(), rc::gen::arbitrary<bool>()),
                      [](auto t) -> Request {
-                         return VerifyPassword{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+                         return VerifyPassword{std::get<0>(t), std::get<1>(t), std::get<2>(t),
+                                               std::get<3>(t)};
                      }),
-        rc::gen::map(rc::gen::tuple(bytes(), bytes()),
-                     [](auto t) -> Request { return VerifyApop{std::get<0>(t), std::get<1>(t)}; }),
+        rc::gen::map(rc::gen::tuple(bytes(), bytes(), rc::gen::arbitrary<bool>()),
+                     [](auto t) -> Request {
+                         return VerifyApop{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+                     }),
         rc::gen::map(rc::gen::tuple(bytes(), bytes(), bytes()),
                      [](auto t) -> Request {
                          return VerifyCram{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
@@ -48,6 +51,16 @@ rc::Gen<Request> request() {
                      [](auto t) -> Request {
                          return Handoff{std::get<0>(t), std::get<1>(t), std::get<2>(t),
                                         std::get<3>(t)};
+                     }),
+        rc::gen::map(rc::gen::tuple(rc::gen::element(Mechanism::plain, Mechanism::cram_md5,
+                                                     Mechanism::scram_sha256),
+                                    rc::gen::arbitrary<bool>(), bytes(), rc::gen::arbitrary<bool>(),
+                                    rc::gen::arbitrary<bool>()),
+                     [](auto t) -> Request {
+                         std::optional<std::string> response;
+                         if (std::get<1>(t)) response = std::get<2>(t);
+                         return RelaySasl{std::get<0>(t), response, std::get<3>(t),
+                                          std::get<4>(t)};
                      }),
         rc::gen::map(rc::gen::container<std::vector<std::uint8_t>>(16, rc::gen::arbitrary<std::uint8_t>()),
                      [](const std::vector<std::uint8_t>& b) -> Request {
@@ -75,6 +88,11 @@ rc::Gen<Answer> answer() {
                                                                   Mechanism::scram_sha1,
                                                                   Mechanism::scram_sha256))),
                      [](auto t) -> Answer { return Offer{std::get<0>(t), std::get<1>(t)}; }),
+        rc::gen::map(rc::gen::tuple(bytes(), rc::gen::arbitrary<bool>()),
+                     [](auto t) -> Answer {
+                         return Offer{std::get<0>(t), {Mechanism::cram_md5}, std::get<1>(t)};
+                     }),
+        rc::gen::map(bytes(), [](std::string raw) -> Answer { return SaslRelayChallenge{raw}; }),
         rc::gen::map(rc::gen::tuple(rc::gen::element(AuthResult::Outcome::rejected,
                                                      AuthResult::Outcome::unavailable),
                                     bytes(), id(), id()),

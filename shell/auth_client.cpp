@@ -56,6 +56,16 @@ core::ScramVerdict AuthClient::scram_verify(const core::VerifyScram& request) {
     return {false, {}};
 }
 
+Credentials::RelayAnswer AuthClient::relay(const core::RelaySasl& request) {
+    auto answer = ask(request);
+    if (answer) {
+        if (auto* c = std::get_if<core::SaslRelayChallenge>(&*answer)) return std::move(*c);
+        if (auto* v = std::get_if<privsep::Verdict>(&*answer)) return v->result;
+    }
+    broken_ = true;
+    return core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
+}
+
 std::optional<unsigned> AuthClient::announce_origin(const std::string& address) {
     auto answer = ask(privsep::Origin{address});
     if (answer)

@@ -29,6 +29,7 @@ public:
     scram_lookup(const pop3::core::FetchScramCredentials& request) override;
     [[nodiscard]] pop3::core::ScramVerdict
     scram_verify(const pop3::core::VerifyScram& request) override;
+    [[nodiscard]] RelayAnswer relay(const pop3::core::RelaySasl& request) override;
     [[nodiscard]] std::optional<MailIds> serve_here() const override { return std::nullopt; }
 
     // Sends the hand-over after a verified login (the login process's last

@@ -163,24 +163,11 @@ std::optional<MailIds> InProcessCredentials::serve_here() const {
     return MailIds{entry->uid, entry->gid};
 }
 
-void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
-                      const LoginAccount& account, pid_t monitor,
-                      const std::string& client) {
-    // The session's one read of the passwd-file (what the greeting offers,
-    // the logins and the SCRAM salt key all come from it) and every other
-    // file the Authenticator needs, opened before the jail.
-    auto resources = open_auth_resources(options, log);
-    auto offer = make_offer(options, resources);
-    Authenticator auth(options, log, offer.apop_banner, std::move(resources));
-    auth.set_client(client); // in the failed-login line, for fail2ban
-    auto jailed = enter_sandbox(account);
-    if (!jailed) {
-        log.error("auth process: cannot drop privileges: " + jailed.error());
-        std::_Exit(1);
-    }
-    die_with_parent(monitor);
-    if (!channel.send(offer)) std::_Exit(0);
-    AuthService service(auth);
+namespace {
+
+// Answers until the monitor closes the channel (or dies).
+template <class Service>
+[[noreturn]] void answer_requests(const Log& log, PrivsepChannel& channel, Service& service) {
     for (;;) {
         std::string error;
         auto request = channel.receive_request(&error);
@@ -190,6 +177,44 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
         }
         if (!channel.send(service.answer(*request))) std::_Exit(0);
     }
+}
+
+void jail_or_exit(const Log& log, const LoginAccount& account, pid_t monitor) {
+    auto jailed = enter_sandbox(account);
+    if (!jailed) {
+        log.error("auth process: cannot drop privileges: " + jailed.error());
+        std::_Exit(1);
+    }
+    die_with_parent(monitor);
+}
+
+} // namespace
+
+void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
+                      const LoginAccount& account, pid_t monitor,
+                      const std::string& client, const ClientEndpoints& endpoints) {
+    if (!options.dovecot_auth.empty()) {
+        // Connected as root (the socket may be root's alone), then jailed:
+        // the connection stays usable; a lost one cannot be remade in the
+        // jail, so later logins of this session answer [SYS/TEMP].
+        DovecotPassdb passdb(options, log, endpoints);
+        auto offer = passdb.offer();
+        jail_or_exit(log, account, monitor);
+        passdb.jailed();
+        if (!channel.send(offer)) std::_Exit(0);
+        answer_requests(log, channel, passdb);
+    }
+    // The session's one read of the passwd-file (what the greeting offers,
+    // the logins and the SCRAM salt key all come from it) and every other
+    // file the Authenticator needs, opened before the jail.
+    auto resources = open_auth_resources(options, log);
+    auto offer = make_offer(options, resources);
+    Authenticator auth(options, log, offer.apop_banner, std::move(resources));
+    auth.set_client(client); // in the failed-login line, for fail2ban
+    jail_or_exit(log, account, monitor);
+    if (!channel.send(offer)) std::_Exit(0);
+    AuthService service(auth);
+    answer_requests(log, channel, service);
 }
 
 } // namespace pop3::shell

@@ -6,6 +6,7 @@
 
 #include "authenticator.hpp"
 #include "credentials.hpp"
+#include "dovecot_auth.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "privsep_channel.hpp"
@@ -60,10 +61,14 @@ private:
 // Runs in the forked auth process and never returns: reads the passwd-file
 // as root, enters the sandbox as `account`, sends the Offer, then answers
 // until the monitor closes the channel (or dies: then it is killed).
-// `client` is the peer's address, for the failed-login lines.
+// `client` is the peer's address, for the failed-login lines; `endpoints`
+// the connection's addresses and ports, for Dovecot's auth service. With
+// --auth dovecot: it connects to the service instead of reading the
+// passwd-file (before the jail: the socket's path is not in it).
 [[noreturn]] void run_auth_process(const Options& options, const Log& log,
                                    PrivsepChannel channel,
                                    const LoginAccount& account,
-                                   pid_t monitor, const std::string& client);
+                                   pid_t monitor, const std::string& client,
+                                   const ClientEndpoints& endpoints);
 
 } // namespace pop3::shell

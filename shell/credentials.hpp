@@ -27,6 +27,12 @@ public:
     scram_lookup(const pop3::core::FetchScramCredentials& request) = 0;
     [[nodiscard]] virtual pop3::core::ScramVerdict
     scram_verify(const pop3::core::VerifyScram& request) = 0;
+    // One step of a SASL exchange the backend runs itself (RelaySasl): its
+    // next challenge, or the outcome. Backends that run none refuse.
+    using RelayAnswer = std::variant<pop3::core::SaslRelayChallenge, pop3::core::AuthResult>;
+    [[nodiscard]] virtual RelayAnswer relay(const pop3::core::RelaySasl&) {
+        return pop3::core::AuthResult{pop3::core::AuthResult::Outcome::unavailable, ""};
+    }
     // True once the checks cannot be trusted any more (a lost channel).
     [[nodiscard]] virtual bool broken() const { return false; }
     // After a verified login: the ids to serve the mailbox as in this

@@ -24,6 +24,7 @@
 #include "auth_service.hpp"
 #include "client_origin.hpp"
 #include "authenticator.hpp"
+#include "dovecot_auth.hpp"
 #include "monitor.hpp"
 #include "privsep_channel.hpp"
 #include "session_runner.hpp"
@@ -196,6 +197,18 @@ int serve_in_one_process(const Options& options, const Log& log, int in_fd, int 
         tls_by_balancer = client->tls;
     }
     auto tls = load_tls_or_exit(options, log);
+    if (!options.dovecot_auth.empty()) { // the passwd-file is not read at all
+        auto endpoints = client_endpoints(in_fd);
+        DovecotPassdb passdb(options, log, std::move(endpoints));
+        if (context.proxied) passdb.set_client(address);
+        auto offer = passdb.offer();
+        DovecotCredentials credentials(passdb);
+        Transport transport(in_fd, out_fd);
+        SessionRunner runner(options, log, transport, offer, started, credentials,
+                             tls ? &*tls : nullptr);
+        runner.set_tls_by_balancer(tls_by_balancer);
+        return runner.run().status;
+    }
     auto resources = open_auth_resources(options, log);
     auto offer = make_offer(options, resources);
     Authenticator auth(options, log, offer.apop_banner, std::move(resources));
@@ -223,6 +236,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     auto auth_pair = PrivsepChannel::pair();
     if (!auth_pair) return refuse(log, out_fd, auth_pair.error());
     auto [to_auth, auth_end] = std::move(*auth_pair);
+    const ClientEndpoints endpoints = client_endpoints(in_fd); // before it is detached
     Children children;
     children.auth = ::fork();
     if (children.auth < 0) return refuse(log, out_fd, std::string("fork: ") + std::strerror(errno));
@@ -230,7 +244,7 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
         children.auth = children.login = -1; // not this process's to stop
         to_auth.close();
         detach_client(in_fd, out_fd);
-        run_auth_process(options, log, std::move(auth_end), account, monitor, peer);
+        run_auth_process(options, log, std::move(auth_end), account, monitor, peer, endpoints);
     }
     auth_end.close();
 

@@ -42,6 +42,11 @@ std::string usage() {
            "  /ACCESSLEVEL N, --access-level N\n"
            "                               0 denies service (default: $ACCESSLEVEL, else 1)\n"
            "  --passwd FILE                Dovecot-format passwd-file (default ../passwd)\n"
+           "  --auth dovecot:SOCKET        check credentials with Dovecot's auth service at\n"
+           "                               its auth-client SOCKET (the passwd-file is not read)\n"
+           "  --userdb dovecot:SOCKET      uid, gid and mail location from Dovecot's\n"
+           "                               auth-userdb SOCKET\n"
+           "  --auth-timeout SECONDS       longest wait for Dovecot's auth service (default 30)\n"
            "  --default-domain DOMAIN      domain for logins without @domain\n"
            "  --server-secret FILE         random key for SCRAM salts\n"
            "                               (default /etc/pop3d/server-secret)\n"
@@ -165,6 +170,23 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             error = set_number("--max-auth-failures", o.max_auth_failures, 1, 100);
         } else if (arg == "--max-bad-commands") {
             error = set_number("--max-bad-commands", o.max_bad_commands, 1, 100'000);
+        } else if (arg == "--auth" || arg == "--userdb") {
+            auto v = value(arg);
+            if (!v) return tl::unexpected(v.error());
+            constexpr std::string_view k_dovecot = "dovecot:";
+            std::string& target = arg == "--auth" ? o.dovecot_auth : o.dovecot_userdb;
+            if (arg == "--auth" && *v == "passwd-file") {
+                target.clear();
+            } else if (v->substr(0, k_dovecot.size()) == k_dovecot &&
+                       v->size() > k_dovecot.size() && (*v)[k_dovecot.size()] == '/') {
+                target = std::string(v->substr(k_dovecot.size()));
+            } else {
+                return tl::unexpected(std::string(arg) + ": \"" + std::string(*v) +
+                                      "\" is not dovecot:/absolute/socket/path" +
+                                      (arg == "--auth" ? " or passwd-file" : ""));
+            }
+        } else if (arg == "--auth-timeout") {
+            error = set_number("--auth-timeout", o.auth_timeout_seconds, 1, 3600);
         } else if (arg == "--auth-failure-delay") {
             error = set_number("--auth-failure-delay", o.auth_failure_delay_ms, 0, 60'000);
         } else if (arg == "--hash-slots") {

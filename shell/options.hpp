@@ -17,6 +17,12 @@ struct Options {
     // Grouped by type (strings and lists, then numbers, then flags) so the
     // struct has no padding to speak of (clang-analyzer's padding check).
     std::string passwd_file = "../passwd";
+    // --auth dovecot:SOCKET: Dovecot's auth-client socket checks the
+    // credentials instead of the passwd-file; empty = the passwd-file.
+    std::string dovecot_auth;
+    // --userdb dovecot:SOCKET: its auth-userdb socket gives uid, gid and
+    // the mail location; empty = the mailbox-owner rule.
+    std::string dovecot_userdb;
     // Keys SCRAM salts without a stored one (see server_secret.hpp).
     std::string server_secret = "/etc/pop3d/server-secret";
     // --make-server-secret FILE: create FILE and exit; empty = serve.
@@ -52,6 +58,8 @@ struct Options {
     // here) and Argon2id at doveadm's defaults (0.4-0.6 s), see
     // docs/reliability.md.
     unsigned auth_failure_delay_ms = 2000;
+    // The longest wait for one answer of Dovecot's auth service.
+    unsigned auth_timeout_seconds = pop3::core::k_default_auth_timeout_seconds;
     // APOP timestamp in the greeting: auto = only when the passwd-file holds
     // a PLAIN/CLEAR secret (APOP cannot succeed otherwise, and clients such
     // as curl use APOP whenever offered, without falling back to USER/PASS).

@@ -164,6 +164,38 @@ tl::expected<void, std::string> become(MailIdentity who) {
 }
 
 tl::expected<MailAccess, std::string>
+become_mail_user_at(const std::string& path, std::optional<std::uint32_t> uid,
+                    std::optional<std::uint32_t> gid) {
+    MailAccess access;
+    access.path = path;
+    if (path.empty() || path[0] != '/')
+        return tl::unexpected("mail location " + path + " is not an absolute path");
+    if (running_as_root()) {
+        if (!uid)
+            return tl::unexpected("the userdb gives " + path +
+                                  " but no uid; pop3d serves it only as a named user");
+        MailIdentity who{static_cast<uid_t>(*uid), 0};
+        if (gid) {
+            who.gid = static_cast<gid_t>(*gid);
+        } else if (auto group = primary_group(who.uid)) {
+            who.gid = *group;
+        } else {
+            return tl::unexpected("uid " + std::to_string(who.uid) +
+                                  " has no entry in the system user database and the "
+                                  "userdb gives no gid");
+        }
+        auto done = become(who);
+        if (!done) return tl::unexpected(done.error());
+        access.identity = who;
+    }
+    UniqueFd inbox{::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    if (!inbox && errno != ENOENT && errno != ESTALE)
+        return tl::unexpected("cannot open " + path + ": " + std::strerror(errno));
+    access.inbox = std::move(inbox);
+    return access;
+}
+
+tl::expected<MailAccess, std::string>
 become_mail_user(const std::optional<pop3::core::PasswdEntry>& entry,
                  std::string_view domain, std::string_view user) {
     MailAccess access;

@@ -97,4 +97,13 @@ struct MailAccess {
 become_mail_user(const std::optional<pop3::core::PasswdEntry>& entry,
                  std::string_view domain, std::string_view user);
 
+// The same for a mailbox the userdb placed (--userdb dovecot:, its mail=):
+// when root, becomes `uid` (required) and `gid` (else the uid's primary
+// group) first, then opens the absolute Maildir `path` as that user, so no
+// symlink on the way leads anywhere the user could not go anyway. A
+// missing directory is an empty mailbox. Not root: the open only.
+[[nodiscard]] tl::expected<MailAccess, std::string>
+become_mail_user_at(const std::string& path, std::optional<std::uint32_t> uid,
+                    std::optional<std::uint32_t> gid);
+
 } // namespace pop3::shell

@@ -81,6 +81,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
 void SessionRunner::set_config(const core::privsep::Offer& offer) {
     config_.tls_available = !options_.tls_cert.empty();
     config_.sasl = offer.sasl;
+    config_.sasl_relay = offer.sasl_relay;
     config_.allow_plaintext = options_.allow_plaintext;
     config_.tls_required = options_.tls_required;
     config_.max_auth_failures = options_.max_auth_failures;
@@ -138,6 +139,13 @@ void SessionRunner::execute(const core::Effect& effect) {
                 core::ScramVerdict verdict{false, {}};
                 if (auth_) verdict = auth_->scram_verify(e);
                 feed(core::Event{std::move(verdict)});
+                if (auth_ && auth_->broken()) closing_ = true;
+            } else if constexpr (std::is_same_v<T, core::RelaySasl>) {
+                transport_.flush();
+                Credentials::RelayAnswer answer =
+                    core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
+                if (auth_) answer = auth_->relay(e);
+                std::visit([this](auto&& a) { feed(core::Event{std::move(a)}); }, answer);
                 if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();
@@ -198,6 +206,28 @@ void SessionRunner::hand_off(const std::string& user) {
 // root), then take the snapshot of domain/user/INBOX. The login process is
 // gone, so any failure ends the session after its -ERR.
 void SessionRunner::open_mailbox(const std::string& login) {
+    std::optional<std::string> placed; // the userdb's mail location
+    if (!options_.dovecot_userdb.empty()) {
+        auto entry = userdb_lookup(options_, login);
+        if (!entry) {
+            log_.error("refusing mailbox of " + login + ": " + entry.error().why);
+            feed(core::Event{core::MailboxFailed{
+                entry.error().refused ? core::RespCode::sys_perm : core::RespCode::sys_temp,
+                entry.error().refused ? "this mailbox cannot be served; ask the administrator"
+                                      : "cannot open the mailbox now; try again later"}});
+            closing_ = true;
+            return;
+        }
+        if (entry->uid) ids_.uid = entry->uid;
+        if (entry->gid) ids_.gid = entry->gid;
+        placed = std::move(entry->inbox);
+    }
+    if (placed) {
+        auto access = become_mail_user_at(*placed, ids_.uid, ids_.gid);
+        if (!access) access = tl::unexpected(*placed + ": " + access.error());
+        serve_mailbox(std::move(access));
+        return;
+    }
     auto at = login.rfind('@');
     if (at == std::string::npos) { // never from the core; refuse, do not guess
         feed(core::Event{core::MailboxFailed{core::RespCode::sys_perm,
@@ -215,9 +245,13 @@ void SessionRunner::open_mailbox(const std::string& login) {
     entry.uid = ids_.uid;
     entry.gid = ids_.gid;
     auto access = become_mail_user(entry, domain, user);
+    if (!access) access = tl::unexpected(domain + "/" + user + "/INBOX: " + access.error());
+    serve_mailbox(std::move(access));
+}
+
+void SessionRunner::serve_mailbox(tl::expected<MailAccess, std::string> access) {
     if (!access) {
-        log_.error("refusing mailbox " + domain + "/" + user + "/INBOX: " +
-                  access.error());
+        log_.error("refusing mailbox " + access.error());
         feed(core::Event{core::MailboxFailed{
             core::RespCode::sys_perm,
             "this mailbox cannot be served; ask the administrator"}});

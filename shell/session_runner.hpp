@@ -14,9 +14,11 @@
 #include "log.hpp"
 #include "maildir.hpp"
 #include "options.hpp"
+#include "privileges.hpp"
 #include "pop3/core/framing.hpp"
 #include "pop3/core/privsep_wire.hpp"
 #include "pop3/core/session.hpp"
+#include "dovecot_auth.hpp"
 #include "tls.hpp"
 #include "transport.hpp"
 
@@ -55,6 +57,7 @@ private:
     void execute(const pop3::core::Effect& effect);
     void hand_off(const std::string& user);
     void open_mailbox(const std::string& login);
+    void serve_mailbox(tl::expected<MailAccess, std::string> access);
     void send_message(const pop3::core::SendMessage& send);
     void before_command();
     void trace_response(const pop3::core::Response& response);

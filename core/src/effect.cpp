@@ -34,6 +34,10 @@ std::ostream& operator<<(std::ostream& out, const Effect& effect) {
                    },
                    [&](const VerifyScram& e) { out << "verify-scram " << mechanism_name(e.mechanism); },
                    [&](const StartTls&) { out << "start-tls"; },
+                   [&](const RelaySasl& e) {
+                       out << "relay-sasl " << mechanism_name(e.mechanism)
+                           << (e.first ? " first" : "");
+                   },
                },
                effect);
     return out;
@@ -70,6 +74,7 @@ std::ostream& operator<<(std::ostream& out, const Event& event) {
                    [&](const ScramVerdict& e) { out << "scram-verdict " << e.proof_ok; },
                    [&](const TlsStarted&) { out << "tls-started"; },
                    [&](const TlsFailed& e) { out << "tls-failed " << e.reason; },
+                   [&](const SaslRelayChallenge&) { out << "sasl-relay-challenge"; },
                },
                event);
     return out;

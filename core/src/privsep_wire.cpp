@@ -144,9 +144,9 @@ std::string encode(const Request& request) {
         [](const auto& r) -> std::string {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, VerifyPassword>)
-                return message({"PASS", r.user, r.secret, r.method});
+                return message({"PASS", r.user, r.secret, r.method, flag(r.tls)});
             else if constexpr (std::is_same_v<T, VerifyApop>)
-                return message({"APOP", r.user, r.digest});
+                return message({"APOP", r.user, r.digest, flag(r.tls)});
             else if constexpr (std::is_same_v<T, VerifyCram>)
                 return message({"CRAM", r.user, r.challenge, r.digest_hex});
             else if constexpr (std::is_same_v<T, FetchScramCredentials>)
@@ -157,6 +157,10 @@ std::string encode(const Request& request) {
             else if constexpr (std::is_same_v<T, Handoff>)
                 return message({"HANDOFF", r.user, flag(r.tls), r.pending_input,
                                 std::to_string(r.discarding)});
+            else if constexpr (std::is_same_v<T, RelaySasl>)
+                return message({"RELAY", mechanism_name(r.mechanism),
+                                flag(r.response.has_value()), r.response.value_or(""),
+                                flag(r.first), flag(r.tls)});
             else
                 return message({"ORIGIN", r.address});
         },
@@ -173,7 +177,7 @@ std::string encode(const Answer& answer) {
                     if (!names.empty()) names += ',';
                     names += mechanism_name(m);
                 }
-                return message({"OFFER", a.apop_banner, names});
+                return message({"OFFER", a.apop_banner, names, flag(a.sasl_relay)});
             } else if constexpr (std::is_same_v<T, Verdict>) {
                 return message({"VERDICT", outcome_name(a.result.outcome), a.result.user,
                                 optional_text(a.uid), optional_text(a.gid)});
@@ -185,6 +189,8 @@ std::string encode(const Answer& answer) {
                 return message({"HANDED-OVER"});
             } else if constexpr (std::is_same_v<T, Access>) {
                 return message({"ACCESS", std::to_string(a.level)});
+            } else if constexpr (std::is_same_v<T, SaslRelayChallenge>) {
+                return message({"RELAY-CHALLENGE", a.raw});
             } else {
                 return message({"SCRAM-VERDICT", flag(a.verdict.proof_ok),
                                 a.verdict.server_signature, outcome_name(a.login.result.outcome),
@@ -202,16 +208,32 @@ tl::expected<Request, std::string> decode_request(std::string_view wire) {
     auto verb = f[0];
     auto text = [&](std::size_t i) { return std::string(f[i]); };
     if (verb == "PASS") {
-        if (auto a = arity(f, 4); !a) return Unexpected(a.error());
-        return VerifyPassword{text(1), text(2), text(3)};
+        if (auto a = arity(f, 5); !a) return Unexpected(a.error());
+        auto tls = boolean(f[4], "TLS");
+        if (!tls) return Unexpected(tls.error());
+        return VerifyPassword{text(1), text(2), text(3), *tls};
     }
     if (verb == "APOP") {
-        if (auto a = arity(f, 3); !a) return Unexpected(a.error());
-        return VerifyApop{text(1), text(2)};
+        if (auto a = arity(f, 4); !a) return Unexpected(a.error());
+        auto tls = boolean(f[3], "TLS");
+        if (!tls) return Unexpected(tls.error());
+        return VerifyApop{text(1), text(2), *tls};
     }
     if (verb == "CRAM") {
         if (auto a = arity(f, 4); !a) return Unexpected(a.error());
         return VerifyCram{text(1), text(2), text(3)};
+    }
+    if (verb == "RELAY") {
+        if (auto a = arity(f, 6); !a) return Unexpected(a.error());
+        auto m = canonical_mechanism(f[1]);
+        if (!m) return Unexpected(std::string("RELAY: unknown mechanism"));
+        auto has = boolean(f[2], "response");
+        auto first = boolean(f[4], "first");
+        auto tls = boolean(f[5], "TLS");
+        if (!has || !first || !tls) return Unexpected(std::string("RELAY: malformed flag"));
+        if (!*has && !f[3].empty()) return Unexpected(std::string("RELAY: data without response"));
+        return RelaySasl{*m, *has ? std::optional<std::string>(text(3)) : std::nullopt, *first,
+                         *tls};
     }
     if (verb == "SCRAM-LOOKUP") {
         if (auto a = arity(f, 3); !a) return Unexpected(a.error());
@@ -250,9 +272,15 @@ tl::expected<Answer, std::string> decode_answer(std::string_view wire) {
     const Fields& f = *split_fields;
     auto verb = f[0];
     auto text = [&](std::size_t i) { return std::string(f[i]); };
+    if (verb == "RELAY-CHALLENGE") {
+        if (auto a = arity(f, 2); !a) return Unexpected(a.error());
+        return SaslRelayChallenge{text(1)};
+    }
     if (verb == "OFFER") {
-        if (auto a = arity(f, 3); !a) return Unexpected(a.error());
-        Offer offer{text(1), {}};
+        if (auto a = arity(f, 4); !a) return Unexpected(a.error());
+        auto relay = boolean(f[3], "relay");
+        if (!relay) return Unexpected(relay.error());
+        Offer offer{text(1), {}, *relay};
         std::string_view names = f[2];
         while (!names.empty()) {
             auto comma = names.find(',');

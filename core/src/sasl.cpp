@@ -251,6 +251,13 @@ SaslStep sasl_start(Mechanism m, const std::optional<std::string>& initial,
     return fail(std::move(s), "unknown mechanism");
 }
 
+SaslStep sasl_start_relayed(Mechanism m, const std::optional<std::string>& initial) {
+    SaslState s{};
+    s.mechanism = m;
+    s.stage = SaslState::Stage::relayed;
+    return {std::move(s), SaslRelay{initial, true}};
+}
+
 SaslStep sasl_respond(SaslState s, std::string_view response) {
     using Stage = SaslState::Stage;
     switch (s.stage) {
@@ -283,6 +290,7 @@ SaslStep sasl_respond(SaslState s, std::string_view response) {
     }
     case Stage::scram_client_first: return scram_client_first(std::move(s), response);
     case Stage::scram_client_final: return scram_client_final(std::move(s), response);
+    case Stage::relayed: return {std::move(s), SaslRelay{std::string(response), false}};
     case Stage::scram_done:
         if (!response.empty())
             return fail(std::move(s), "unexpected data after SCRAM server-final message");

@@ -100,8 +100,10 @@ Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
                                     config);
             },
             [&](SaslVerifyPassword& v) -> Step {
+                const bool tls = previous.tls;
                 Step s{Authenticating{std::move(previous), v.user, false}, {}, {}};
-                s.effects.emplace_back(VerifyPassword{v.user, std::move(v.password), method});
+                s.effects.emplace_back(
+                    VerifyPassword{v.user, std::move(v.password), method, tls});
                 return s;
             },
             [&](SaslVerifyCram& v) -> Step {
@@ -121,6 +123,12 @@ Step sasl_outcome(Authorization previous, SaslStep next, const Config& config) {
                 s.effects.emplace_back(VerifyScram{mech, std::move(credentials),
                                                    std::move(v.auth_message),
                                                    std::move(v.proof)});
+                return s;
+            },
+            [&](SaslRelay& r) -> Step {
+                const bool tls = previous.tls;
+                Step s{SaslAuthenticating{std::move(previous), std::move(next.state)}, {}, {}};
+                s.effects.emplace_back(RelaySasl{mech, std::move(r.response), r.first, tls});
                 return s;
             },
             [&](SaslSucceeded&) -> Step {
@@ -208,7 +216,7 @@ Step on_command(Authorization state, const Command& command,
                 auto user = *state.user;
                 state.user.reset();
                 Step s{Authenticating{state, user, false}, {}, {}};
-                s.effects.emplace_back(VerifyPassword{user, c.secret});
+                s.effects.emplace_back(VerifyPassword{user, c.secret, "USER/PASS", state.tls});
                 return s;
             },
             [&](const Apop& c) -> Step {
@@ -220,7 +228,7 @@ Step on_command(Authorization state, const Command& command,
                     return bad_command(std::move(state), tls_required_error(), config);
                 state.user.reset();
                 Step s{Authenticating{state, c.name, false}, {}, {}};
-                s.effects.emplace_back(VerifyApop{c.name, c.digest});
+                s.effects.emplace_back(VerifyApop{c.name, c.digest, state.tls});
                 return s;
             },
             [&](const Quit&) -> Step {
@@ -287,6 +295,9 @@ Step on_command(Authorization state, const Command& command,
                 state.bad_commands = 0;
                 state.user.reset();
                 auto nonce = state.seed + "." + std::to_string(++state.sasl_attempts);
+                if (config.sasl_relay && !sends_password(*mech))
+                    return sasl_outcome(std::move(state), sasl_start_relayed(*mech, initial),
+                                        config);
                 return sasl_outcome(std::move(state),
                                     sasl_start(*mech, initial, std::move(nonce)),
                                     config);
@@ -539,6 +550,12 @@ Step on_input(SaslAuthenticating state, const Input& input, const Config& config
                             sasl_respond(std::move(state.sasl), *decoded), config);
     }
     const auto& event = std::get<Event>(input);
+    if (state.sasl.stage == SaslState::Stage::relayed) {
+        if (const auto* c = std::get_if<SaslRelayChallenge>(&event))
+            return respond(std::move(state), continuation(base64_encode(c->raw)));
+        if (std::holds_alternative<AuthResult>(event)) // the backend's verdict
+            return on_event(Authenticating{std::move(state.previous), {}, false}, event, config);
+    }
     if (const auto* c = std::get_if<ScramCredentialsFound>(&event))
         return sasl_outcome(std::move(state.previous),
                             sasl_credentials(std::move(state.sasl), c->credentials),

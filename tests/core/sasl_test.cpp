@@ -174,7 +174,7 @@ TEST_CASE("with TLS required, no login of any kind is tried before STLS", "[step
     CHECK(d.line("AUTH CRAM-MD5").rfind("+ ", 0) == 0);
     d.line("*");
     CHECK(d.line("APOP a@b 0123456789abcdef0123456789abcdef") == "");
-    CHECK(d.effects == std::vector<Effect>{VerifyApop{"a@b", "0123456789abcdef0123456789abcdef"}});
+    CHECK(d.effects == std::vector<Effect>{VerifyApop{"a@b", "0123456789abcdef0123456789abcdef", true}});
 }
 
 TEST_CASE("--allow-plaintext and sites without a certificate allow USER", "[step][tls]") {
@@ -261,4 +261,47 @@ TEST_CASE("SCRAM runs its lookup and verdict through effects", "[step][sasl]") {
     CHECK(d.event(ScramVerdict{true, "sig"}) == "+ " + base64_encode("v=" + base64_encode("sig")) + "\r\n");
     CHECK(d.line("") == "");
     CHECK(d.effects == std::vector<Effect>{OpenMailbox{"a@b"}});
+}
+
+TEST_CASE("a relayed CRAM-MD5 exchange passes every message to the backend", "[sasl][relay]") {
+    SessionDriver d;
+    d.config.sasl_relay = true;
+    d.event(Connected{"", false, "seed"});
+    CHECK(d.line("AUTH CRAM-MD5") == "");
+    CHECK(d.effects ==
+          std::vector<Effect>{RelaySasl{Mechanism::cram_md5, std::nullopt, true, false}});
+    CHECK(line_limit(d.state) == k_max_sasl_line);
+    CHECK(d.event(SaslRelayChallenge{"<1.2@dovecot>"}) ==
+          "+ " + base64_encode("<1.2@dovecot>") + "\r\n");
+    CHECK(d.line(base64_encode("bob 0123456789abcdef0123456789abcdef")) == "");
+    CHECK(d.effects == std::vector<Effect>{RelaySasl{
+                           Mechanism::cram_md5, "bob 0123456789abcdef0123456789abcdef", false,
+                           false}});
+    d.event(AuthResult{AuthResult::Outcome::accepted, "bob@x.org"});
+    CHECK(d.effects == std::vector<Effect>{OpenMailbox{"bob@x.org"}});
+}
+
+TEST_CASE("a relayed SCRAM exchange: initial response, server-final as a challenge, refusals",
+          "[sasl][relay]") {
+    SessionDriver d;
+    d.config.sasl_relay = true;
+    d.event(Connected{"", true, "seed"});
+    CHECK(d.line("AUTH SCRAM-SHA-256 " + base64_encode("n,,n=bob,r=abc")) == "");
+    CHECK(d.effects == std::vector<Effect>{RelaySasl{Mechanism::scram_sha256,
+                                                     std::string("n,,n=bob,r=abc"), true, true}});
+    CHECK(d.event(SaslRelayChallenge{"v=final"}) == "+ " + base64_encode("v=final") + "\r\n");
+    CHECK(d.line("") == "");
+    CHECK(d.effects ==
+          std::vector<Effect>{RelaySasl{Mechanism::scram_sha256, std::string(), false, true}});
+    CHECK(d.event(AuthResult{AuthResult::Outcome::rejected, ""}) ==
+          "-ERR [AUTH] invalid user name or password\r\n");
+    CHECK(d.line("AUTH SCRAM-SHA-1") == "");
+    CHECK_THAT(d.event(AuthResult{AuthResult::Outcome::unavailable, ""}),
+               Catch::StartsWith("-ERR [SYS/TEMP]"));
+    CHECK(d.line("AUTH CRAM-MD5") == "");
+    d.event(SaslRelayChallenge{"c"});
+    CHECK_THAT(d.line("*"), Catch::Contains("cancelled"));
+    // PLAIN is not relayed: it stays a password check.
+    CHECK(d.line("AUTH PLAIN " + base64_encode(std::string("\0a@b\0pw", 7))) == "");
+    CHECK(d.effects == std::vector<Effect>{VerifyPassword{"a@b", "pw", "AUTH PLAIN", true}});
 }

@@ -20,6 +20,7 @@ struct VerifyPassword { // USER/PASS (RFC 1939 section 7), SASL PLAIN/LOGIN
     std::string user;
     std::string secret;
     std::string method = "USER/PASS"; // for logs
+    bool tls = false; // sent over TLS (Dovecot's auth service is told so)
     bool operator==(const VerifyPassword&) const = default;
 };
 // SASL CRAM-MD5 (RFC 2195): HMAC-MD5(secret, challenge) == digest?
@@ -50,6 +51,7 @@ struct StartTls { bool operator==(const StartTls&) const = default; };
 struct VerifyApop { // APOP, RFC 1939 section 7; the shell knows the greeting
     std::string user;
     std::string digest;
+    bool tls = false; // sent over TLS (Dovecot's auth service is told so)
     bool operator==(const VerifyApop&) const = default;
 };
 struct OpenMailbox { // after successful authentication
@@ -74,12 +76,22 @@ struct Update {
     std::vector<std::size_t> indices;
     bool operator==(const Update&) const = default;
 };
+// A SASL exchange the credential backend runs (Config::sasl_relay): pass
+// the client's response on; answer SaslRelayChallenge (the backend's next
+// challenge) or AuthResult (the exchange is over).
+struct RelaySasl {
+    Mechanism mechanism;
+    std::optional<std::string> response; // raw; none: no initial response
+    bool first = false;                  // AUTH: a new exchange
+    bool tls = false;                    // the client is on TLS
+    bool operator==(const RelaySasl&) const = default;
+};
 // End the session: flush and close the connection.
 struct Close { bool operator==(const Close&) const = default; };
 
 using Effect = std::variant<VerifyPassword, VerifyApop, OpenMailbox,
                             SendMessage, Update, Close, VerifyCram,
-                            FetchScramCredentials, VerifyScram, StartTls>;
+                            FetchScramCredentials, VerifyScram, StartTls, RelaySasl>;
 
 // --- events --------------------------------------------------------------
 struct Connected { // greeting; `apop_banner` like "<pid.clock@host>" or empty
@@ -130,6 +142,11 @@ struct ScramVerdict {
     std::string server_signature; // raw bytes
     bool operator==(const ScramVerdict&) const = default;
 };
+// The backend's next challenge in a relayed exchange (raw octets).
+struct SaslRelayChallenge {
+    std::string raw;
+    bool operator==(const SaslRelayChallenge&) const = default;
+};
 struct TlsStarted { bool operator==(const TlsStarted&) const = default; };
 struct TlsFailed {
     std::string reason;
@@ -141,7 +158,7 @@ struct Hangup { bool operator==(const Hangup&) const = default; };
 using Event = std::variant<Connected, AuthResult, MailboxOpened, MailboxFailed,
                            MessagesVanished, MessageGone, Updated, Timeout,
                            Hangup, ScramCredentialsFound, ScramVerdict,
-                           TlsStarted, TlsFailed>;
+                           TlsStarted, TlsFailed, SaslRelayChallenge>;
 
 std::ostream& operator<<(std::ostream& out, const Effect& effect);
 std::ostream& operator<<(std::ostream& out, const Event& event);

@@ -39,4 +39,12 @@ inline constexpr unsigned k_default_login_timeout_seconds = 180;
 // this time is not one (and holds no process longer than this).
 inline constexpr unsigned k_proxy_header_timeout_seconds = 10;
 
+// One line from Dovecot's auth service (core/dovecot_auth.hpp), without its
+// LF: Dovecot's own AUTH_CLIENT_MAX_LINE_LENGTH. A longer one is a broken
+// or hostile peer, never buffered further.
+inline constexpr std::size_t k_max_dovecot_auth_line = 16384;
+// Seconds pop3d waits for an answer of Dovecot's auth service by default
+// (--auth-timeout): above its 2 s failure delay plus a slow SQL lookup.
+inline constexpr unsigned k_default_auth_timeout_seconds = 30;
+
 } // namespace pop3::core

@@ -23,6 +23,7 @@ namespace pop3::core::privsep {
 struct Offer {
     std::string apop_banner; // empty: no APOP timestamp in the greeting
     std::vector<Mechanism> sasl;
+    bool sasl_relay = false; // CRAM-MD5 and SCRAM are relayed (Config::sasl_relay)
     bool operator==(const Offer&) const = default;
 };
 
@@ -82,10 +83,12 @@ struct Access {
     bool operator==(const Access&) const = default;
 };
 
+// A relayed SASL exchange's steps are RelaySasl requests; each is answered
+// with the backend's next challenge (SaslRelayChallenge) or a Verdict.
 using Request = std::variant<VerifyPassword, VerifyApop, VerifyCram,
-                             FetchScramCredentials, ScramProof, Handoff, Origin>;
+                             FetchScramCredentials, ScramProof, Handoff, Origin, RelaySasl>;
 using Answer = std::variant<Offer, Verdict, ScramCredentials, ScramOutcome, HandoffAccepted,
-                            Access>;
+                            Access, SaslRelayChallenge>;
 
 [[nodiscard]] std::string encode(const Request& request);
 [[nodiscard]] std::string encode(const Answer& answer);

@@ -45,6 +45,8 @@ struct SaslState {
         scram_client_final,  // SCRAM: waiting for client-final-message
         scram_verdict,       // SCRAM: waiting for the shell's verdict
         scram_done,          // SCRAM: server-final sent, waiting for ""
+        relayed,             // run by the credential backend (Dovecot): every
+                             // client response goes to it as it is
     };
     Mechanism mechanism;
     Stage stage;
@@ -70,9 +72,15 @@ struct SaslVerifyCram { std::string user, challenge, digest_hex; };
 struct SaslNeedScramCredentials { std::string user; };
 struct SaslVerifyScram { std::string auth_message, proof; };
 struct SaslSucceeded {};                    // SCRAM finished: log in
+// A relayed exchange: hand the client's response (none: AUTH without an
+// initial response) to the backend; `first` starts the exchange there.
+struct SaslRelay {
+    std::optional<std::string> response;
+    bool first = false;
+};
 using SaslAction = std::variant<SaslChallenge, SaslFailure, SaslVerifyPassword,
                                 SaslVerifyCram, SaslNeedScramCredentials,
-                                SaslVerifyScram, SaslSucceeded>;
+                                SaslVerifyScram, SaslSucceeded, SaslRelay>;
 
 struct SaslStep {
     SaslState state;
@@ -85,6 +93,10 @@ struct SaslStep {
 [[nodiscard]] SaslStep sasl_start(Mechanism m,
                                   const std::optional<std::string>& initial,
                                   std::string server_nonce);
+// The same exchange run by the credential backend (Dovecot's auth
+// service issues the challenges and checks the answers): the core only
+// relays, and the backend's challenges come back as SaslRelayChallenge.
+[[nodiscard]] SaslStep sasl_start_relayed(Mechanism m, const std::optional<std::string>& initial);
 // A decoded client response to the last challenge.
 [[nodiscard]] SaslStep sasl_respond(SaslState state, std::string_view response);
 // The shell's SCRAM credentials for state.user.

@@ -37,6 +37,9 @@ struct Config {
     std::vector<Mechanism> sasl = {Mechanism::plain, Mechanism::login,
                                    Mechanism::cram_md5, Mechanism::scram_sha1,
                                    Mechanism::scram_sha256};
+    // CRAM-MD5 and SCRAM run in the credential backend (Dovecot's auth
+    // service), the core relaying each message (RelaySasl).
+    bool sasl_relay = false;
     bool operator==(const Config&) const = default;
 };
 
