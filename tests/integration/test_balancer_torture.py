@@ -58,6 +58,7 @@ SOURCES = tuple(f"127.0.0.{i}" for i in range(2, 10))
 PASSWORD = "balanced"
 POP3_WORKERS = 4
 INITIAL = 60
+KEEP = 30                 # nobody deletes from a mailbox this small
 HELD = 6                  # sessions held open across the drain, 2 per host
 HELD_MESSAGES = 6         # in each held session's own mailbox
 MAX_SESSIONS = 1500
@@ -441,12 +442,12 @@ class Torture(Cluster):
             time.sleep(rng.uniform(0.01, 0.04))
             files = [(sub, n) for sub in ("new", "cur")
                      for n in os.listdir(os.path.join(self.inbox, sub))]
-            if len(files) <= 10:
+            if len(files) <= KEEP:
                 continue
             sub, name = rng.choice(files)
             path = os.path.join(self.inbox, sub, name)
             token = "t" + NAME_TOKEN.search(name).group(1)
-            if rng.random() < 0.1:
+            if rng.random() < 0.05:
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
@@ -530,7 +531,7 @@ class Torture(Cluster):
             for n in picked:
                 token = self.retr(c, n, listed)
                 # Keep most, and never drain a small mailbox.
-                if token and rng.random() < 0.35 and len(listed) > 8 and self.dele(c, n):
+                if token and rng.random() < 0.25 and len(listed) > KEEP and self.dele(c, n):
                     dele.append(token)
             if r < 0.15 and listed:
                 kind = "cut"  # gone in the middle of a RETR
@@ -553,7 +554,7 @@ class Torture(Cluster):
         must find it under its new name, unchanged)."""
         assert c.cmd("UIDL").startswith("+OK")
         uidls = dict(l.split() for l in c.read_multiline())
-        if len(uidls) < 10:
+        if len(uidls) <= KEEP:
             return
         gone, renamed = rng.sample(sorted(int(n) for n in uidls), 2)
 
@@ -809,7 +810,7 @@ class Torture(Cluster):
                     "dele_dropped", "flag_renames", "expunged", "probe_expunged",
                     "probe_renamed"):
             self.assertGreater(c[key], 0, (key, report))
-        self.assertGreater(len(present), 20, report)
+        self.assertGreater(len(present), KEEP, report)
         # Ready again, h2 takes its share: three sessions at once, one each.
         self.balancer.set_state("h2", "ready")
         wait_until(lambda: self.balancer.stat()["h2"]["status"] == "UP", "h2 UP again")
