@@ -174,8 +174,10 @@ defaults
     log global
     option tcplog
     timeout connect 5s
-    timeout client 60s
-    timeout server 60s
+    # Longer than pop3d's idle autologout (--timeout, 600 s, RFC 1939's
+    # ten minutes): the host ends idle sessions (and logs it), not HAProxy.
+    timeout client 11m
+    timeout server 11m
     timeout check 5s
 frontend pop3
     bind 127.0.0.1:{port}
