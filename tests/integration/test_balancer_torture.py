@@ -110,22 +110,25 @@ class Host:
     def __init__(self, name, store, work):
         self.name = name
         self.ns = f"{NS_PREFIX}{os.getpid()}-{name}"
-        self.proc = None
+        self.proc = self.logf = None
         run("ip", "netns", "add", self.ns)
-        self.made = True
-        run("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
-        state = os.path.join(work, name)
-        os.mkdir(state)
-        view = store.seen_from(store.root, store.root, state)  # same store
-        self.logpath = os.path.join(state, "pop3d.log")
-        self.logf = open(self.logpath, "wb")
-        # `ip netns exec` execs tcpserver: the process is tcpserver itself.
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, "tcpserver", "-q", "-R", "-H", "-l", "0",
-             "-c", "60", "127.0.0.1", str(PORT),
-             *pop3d_args(view, "--proxy-from", "127.0.0.0/8")],
-            cwd=store.personal, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.logf)
+        try:
+            run("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
+            state = os.path.join(work, name)
+            os.mkdir(state)
+            view = store.seen_from(store.root, store.root, state)  # same store
+            self.logpath = os.path.join(state, "pop3d.log")
+            self.logf = open(self.logpath, "wb")
+            # `ip netns exec` execs tcpserver: the process is tcpserver itself.
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, "tcpserver", "-q", "-R", "-H", "-l", "0",
+                 "-c", "60", "127.0.0.1", str(PORT),
+                 *pop3d_args(view, "--proxy-from", "127.0.0.0/8")],
+                cwd=store.personal, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=self.logf)
+        except BaseException:
+            self.stop()
+            raise
 
     def log(self):
         with open(self.logpath, "rb") as f:
@@ -160,7 +163,8 @@ class Host:
                     continue
             break
         run("ip", "netns", "del", self.ns, check=False)
-        self.logf.close()
+        if self.logf:
+            self.logf.close()
 
 
 HAPROXY_CFG = """\
@@ -213,12 +217,16 @@ class Balancer:
         self.proc = subprocess.Popen([self.haproxy, "-db", "-f", self.cfg],
                                      stdin=subprocess.DEVNULL, stdout=self.errlog,
                                      stderr=self.errlog)
-        # Not a probe connection through to a host (it would be a session
-        # from 127.0.0.1): the runtime API answers once HAProxy is up.
-        wait_until(lambda: self.proc.poll() is not None or (
-            os.path.exists(self.sock) and "Uptime" in self.api("show info", check=False)),
-            "HAProxy's runtime API answering")
-        assert self.proc.poll() is None, "HAProxy exited"
+        try:
+            # Not a probe connection through to a host (it would be a session
+            # from 127.0.0.1): the runtime API answers once HAProxy is up.
+            wait_until(lambda: self.proc.poll() is not None or (
+                os.path.exists(self.sock) and "Uptime" in self.api("show info", check=False)),
+                "HAProxy's runtime API answering")
+            assert self.proc.poll() is None, "HAProxy exited:\n" + self.log()
+        except BaseException:
+            self.stop()
+            raise
 
     def api(self, command, check=True):
         r = run("socat", "-t", "5", "stdio", f"UNIX-CONNECT:{self.sock}",
