@@ -3,15 +3,16 @@
 how many idle sessions one host holds.
 
     sudo python3 bench/balancer.py [--pop3d build/bin/pop3d] [--loadgen PATH]
-        [--repeats 3] [--messages 1000] [--seconds 6] [--clients 16]
-        [--retrieves 3] [--idle 1000] [--json FILE] [--keep]
+        [--repeats 3] [--messages 1000] [--retrieve-messages 10000]
+        [--seconds 6] [--clients 16] [--retrieves 3] [--idle 1000]
+        [--json FILE] [--keep]
 
 Sets up what tests/integration/test_balancer_torture.py tests: three hosts,
 each a network namespace of its own with tcpserver serving pop3d
 --proxy-from 127.0.0.0/8 on 127.0.0.1:110 there, all on one mailstore
-(bench/make_fixture.py, one mailbox of --messages messages); HAProxy in the
-root namespace (`balance leastconn`, `send-proxy-v2`, the POP3 health check)
-with one frontend per host count: 127.0.0.1:11301 -> h1, :11302 -> h1+h2,
+(bench/make_fixture.py: mailboxes of --messages and --retrieve-messages
+messages); HAProxy in the root namespace (`balance leastconn`,
+`send-proxy-v2`, the POP3 health check) with one frontend per host count: 127.0.0.1:11301 -> h1, :11302 -> h1+h2,
 :11303 -> h1+h2+h3; and pop3d direct, the same binary under tcpserver on
 127.0.0.1:11300 in the root namespace, without --proxy-from. pop3d runs
 unprivileged (tcpserver -u pop3test), as in bench/run_bench.py.
@@ -22,8 +23,8 @@ compiled here with g++ unless --loadgen is given):
   session      one client, sessions back to back (login, STAT, LIST, UIDL,
                QUIT): sessions/s, p50
   concurrent   --clients clients at once: sessions/s, p50, p99
-  retrieve     RETR of every message, one session: MB/s (--retrieves
-               times per repeat: each takes well under a second)
+  retrieve     RETR of every message of the larger mailbox, one session:
+               MB/s (--retrieves times per repeat)
   retrieve x3  three such sessions at once: MB/s together (as often)
 
 then the capacity of one host: --idle sessions through HAProxy to h1,
@@ -123,11 +124,12 @@ class Setup:
         os.chmod(self.work, 0o755)
         self.personal = os.path.join(self.work, "Personal")
         self.user = f"bench{args.messages}@example.org"
+        self.retrieve_user = f"bench{args.retrieve_messages}@example.org"
 
     def start(self):
         a = self.args
         run(sys.executable, os.path.join(HERE, "make_fixture.py"), self.personal,
-            "--sizes", str(a.messages), "--huge-mb", "0", timeout=600)
+            "--sizes", f"{a.messages},{a.retrieve_messages}", "--huge-mb", "0", timeout=600)
         run("chown", "-R", f"{MAIL_USER}:{MAIL_USER}", self.personal)
         self.loadgen = a.loadgen
         if not self.loadgen:
@@ -247,8 +249,9 @@ backend hosts_{n}
 
 
 def loadgen(setup, target, scenario, *extra):
+    user = setup.retrieve_user if scenario == "retrieve-all" else setup.user
     r = subprocess.run([setup.loadgen, "client", "--port", str(setup.port(target)),
-                        "--user", setup.user, "--pass", PASSWORD, "--scenario", scenario,
+                        "--user", user, "--pass", PASSWORD, "--scenario", scenario,
                         *extra], capture_output=True, text=True, timeout=900)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     if r.returncode != 0 or not lines:
@@ -264,7 +267,8 @@ def parallel_retrieve(setup, target, n=3):
     """n retrieve-all sessions at once: MB/s of all together (octets over
     the longest one's time)."""
     cmd = [setup.loadgen, "client", "--port", str(setup.port(target)), "--user",
-           setup.user, "--pass", PASSWORD, "--scenario", "retrieve-all", "--seconds", "120"]
+           setup.retrieve_user, "--pass", PASSWORD, "--scenario", "retrieve-all",
+           "--seconds", "120"]
     started = time.monotonic()
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(n)]
     outs = []
@@ -412,8 +416,8 @@ def fmt(v):
 
 
 def print_tables(results, rows, args):
-    print(f"\nthrough HAProxy vs direct, {args.messages} messages, medians of "
-          f"{args.repeats} repeats\n")
+    print(f"\nthrough HAProxy vs direct, sessions on {args.messages} messages, retrieve-all "
+          f"of {args.retrieve_messages}, medians of {args.repeats} repeats\n")
     print("| scenario | metric | " + " | ".join(TARGETS) + " | 1 host / direct |")
     print("|---|---|" + "---|" * (len(TARGETS) + 1))
     for (scenario, metric), per in results.items():
@@ -443,7 +447,10 @@ def main():
     ap.add_argument("--pop3d", default=os.path.join(REPO, "build", "bin", "pop3d"))
     ap.add_argument("--loadgen", default=None)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--messages", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=1000,
+                    help="the mailbox of the session scenarios")
+    ap.add_argument("--retrieve-messages", type=int, default=10000,
+                    help="the mailbox retrieved (long enough to time its transfer)")
     ap.add_argument("--seconds", type=float, default=6)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--retrieves", type=int, default=3,
