@@ -17,6 +17,7 @@
 #include "authenticator.hpp"
 #include "auth_service.hpp"
 #include "client_origin.hpp"
+#include "dovecot_auth.hpp"
 #include "config_check.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
@@ -67,7 +68,10 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
 }
 
 void report_options(const Options& o, Report& report) {
-    std::string text = "options: passwd-file " + o.passwd_file;
+    std::string text = o.dovecot_auth.empty()
+                           ? "options: passwd-file " + o.passwd_file
+                           : "options: credentials from Dovecot's auth service " + o.dovecot_auth;
+    if (!o.dovecot_userdb.empty()) text += "; userdb " + o.dovecot_userdb;
     text += "; default domain " + (o.default_domain.empty() ? "none" : o.default_domain);
     text += "; TLS " + (o.tls_cert.empty() ? std::string("off")
                                           : (o.tls_implicit ? "implicit (POP3S)" : "STLS"));
@@ -168,6 +172,29 @@ void report_offer(const Options& options, std::optional<PasswdFile> passwd,
                            "passwd-file's digest and change with every edit of it; "
                            "create one with pop3d --make-server-secret " +
                            options.server_secret);
+    }
+}
+
+// --auth dovecot: and --userdb dovecot: the sockets answer their handshake.
+void check_dovecot_sockets(const Options& options, Report& report) {
+    if (!options.dovecot_auth.empty()) {
+        auto c = DovecotConnection::open_client(
+            options.dovecot_auth, std::chrono::seconds(options.auth_timeout_seconds));
+        if (!c) {
+            report.error("Dovecot's auth service (" + options.dovecot_auth + "): " + c.error());
+        } else {
+            std::vector<std::string> mechanisms;
+            mechanisms.reserve(c->handshake().mechs.size());
+            for (const auto& m : c->handshake().mechs) mechanisms.push_back(m.name);
+            report.ok("credentials from Dovecot's auth service " + options.dovecot_auth +
+                      " (the passwd-file is not read); it offers " + join(mechanisms, " "));
+        }
+    }
+    if (!options.dovecot_userdb.empty()) {
+        if (auto c = DovecotConnection::open_userdb(options.dovecot_userdb); !c)
+            report.error("Dovecot's userdb (" + options.dovecot_userdb + "): " + c.error());
+        else
+            report.ok("mail users from Dovecot's userdb " + options.dovecot_userdb);
     }
 }
 
@@ -344,8 +371,11 @@ int check_configuration(const Options& options, std::FILE* out) {
     Report report(out);
     report_options(options, report);
     std::vector<core::PasswdEntry> accounts;
-    auto passwd = check_passwd(options, report, accounts);
-    report_offer(options, std::move(passwd), report);
+    if (options.dovecot_auth.empty()) {
+        auto passwd = check_passwd(options, report, accounts);
+        report_offer(options, std::move(passwd), report);
+    }
+    check_dovecot_sockets(options, report);
     check_tls(options, report);
     check_access_rules(options, report);
     check_login_account(options, report);

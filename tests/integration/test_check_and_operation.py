@@ -167,6 +167,14 @@ class CheckTest(unittest.TestCase):
                           "account nobody@nowhere.example: would be refused: nothing of "
                           "nowhere.example/nobody/INBOX exists")
 
+    def test_a_dovecot_auth_socket_that_is_not_there(self):
+        missing = os.path.join(self.store.root, "no-auth-client")
+        status, out, _ = run_check(self.store, "--auth", "dovecot:" + missing,
+                                   "--userdb", "dovecot:" + missing + "-userdb")
+        self.assert_error(out, status, f"Dovecot's auth service ({missing}): ",
+                          f"Dovecot's userdb ({missing}-userdb): ")
+        self.assertNotIn("passwd-file", out.split("\n", 1)[1])  # not read at all
+
     def test_a_missing_login_user(self):
         if os.geteuid() != 0:
             status, out, _ = run_check(self.store, "--login-user", "no-such-user-here")
