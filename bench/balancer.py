@@ -138,7 +138,11 @@ class Setup:
                 "-o", self.loadgen, timeout=600)
         pw = pwd.getpwnam(MAIL_USER)
         ids = ["-u", str(pw.pw_uid), "-g", str(pw.pw_gid)]
-        pop3d = [a.pop3d, "--passwd", os.path.join(self.work, "passwd")]
+        slots = os.path.join(self.work, "hash-slots")  # not root's /run/pop3d
+        os.makedirs(slots, exist_ok=True)
+        os.chmod(slots, 0o1777)
+        pop3d = [a.pop3d, "--passwd", os.path.join(self.work, "passwd"),
+                 "--hash-slot-dir", slots]
         self.spawn(["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "200", *ids,
                     "127.0.0.1", str(DIRECT_PORT), *pop3d], "direct")
         for h in HOSTS:

@@ -84,8 +84,14 @@ def tcpserver(port, cmd, cwd, log, uid=True, env=None):
 
 def start_pop3d(args, users):
     log = os.path.join(args.peers, "pop3d.log")
+    # Hash slots where the bench's user may create them (the default
+    # /run/pop3d is root's: every session would log a failed open).
+    slots = os.path.join(args.peers, "hash-slots")
+    os.makedirs(slots, exist_ok=True)
+    os.chmod(slots, 0o1777)
     p = tcpserver(11100, [os.path.join(args.bin, "pop3d"),
-                          "--passwd", os.path.join(args.root, "passwd")],
+                          "--passwd", os.path.join(args.root, "passwd"),
+                          "--hash-slot-dir", slots],
                   cwd=args.store, log=log)
 
     def cold(user):  # a fresh store: no index from earlier sessions
