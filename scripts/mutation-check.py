@@ -200,7 +200,7 @@ MUTATIONS = [
       "a message without a final line end runs into the terminator"),
     m("size-bare-lf-one-octet", S + "dotstuff.cpp",
       "if (!had_cr) ++octets_; // bare LF is sent as CRLF",
-      "// bare LF counted as sent",
+      "if (!had_cr) octets_ += 0; // bare LF counted as sent",
       "LIST sizes count bare LF as one octet"),
     m("size-unterminated-line", S + "dotstuff.cpp",
       "return octets_ + (at_line_start_ ? 0 : 2);",
@@ -218,7 +218,7 @@ MUTATIONS = [
       "0x7F passes into a UIDL"),
     m("uidl-encoded-shape-collides", S + "uidl.cpp",
       "std::all_of(base_name.begin(), base_name.end(), uidl_char) &&\n        !looks_encoded(base_name))",
-      "std::all_of(base_name.begin(), base_name.end(), uidl_char))",
+      "std::all_of(base_name.begin(), base_name.end(), uidl_char) &&\n        (!looks_encoded(base_name) || true))",
       "a file named like another's encoded UIDL takes that UIDL"),
     m("uidl-71-octets", S + "uidl.cpp",
       "constexpr std::size_t k_prefix = k_max_uidl - k_hash_digits - 1;",
@@ -409,8 +409,8 @@ MUTATIONS = [
       "if (!line.empty() && line.back() == '\\n')",
       "a CRLF passwd-file keeps the CR in its last field"),
     m("passwd-scheme-case-kept", S + "passwd_line.cpp",
-      "entry.scheme.push_back(to_upper_ascii(c));",
-      "entry.scheme.push_back(c);",
+      "? static_cast<char>(c - 'a' + 'A') : c;",
+      "? static_cast<char>(c) : c;",
       "{sha512-crypt} is not SHA512-CRYPT"),
 
     # --- privsep_wire.cpp -----------------------------------------------------
