@@ -20,6 +20,8 @@ TEST_CASE("base64 matches RFC 4648 and rejects malformed input", "[sasl]") {
     CHECK_FALSE(base64_decode("Zm9v YmFy")); // whitespace
     CHECK_FALSE(base64_decode("Zg=a"));      // data after padding
     CHECK_FALSE(base64_decode("Zh=="));      // non-canonical trailing bits
+    CHECK_FALSE(base64_decode("Zm9="));      // the same under one '='
+    CHECK(base64_decode("Zm8=") == std::optional<std::string>("fo"));
     CHECK_FALSE(base64_decode("!!!!"));
 }
 
