@@ -30,7 +30,99 @@ rc::Gen<std::string> pop3ish_line() {
                 return line;
             }));
 }
+// Argument strings around the number rules: digits, signs, letters, blanks,
+// leading zeros, and values around 2^32 and 2^64.
+rc::Gen<std::string> number_argument() {
+    return rc::gen::oneOf(
+        rc::gen::container<std::string>(
+            rc::gen::oneOf(rc::gen::inRange<char>('0', '9' + 1),
+                           rc::gen::element('+', '-', 'x', ' ', '\t', '.', 'e',
+                                            '\0', '\x7f', '\xb9'))),
+        rc::gen::container<std::string>(rc::gen::inRange<char>('0', '9' + 1)),
+        rc::gen::element<std::string>("", "0", "00", "1", "+5", "5x", "5 ", " 5",
+                                      "-0", "0x10", "1e3", "4294967295",
+                                      "4294967296", "04294967295",
+                                      "18446744073709551615", "18446744073709551616",
+                                      "99999999999999999999999"));
+}
+
+// The model's reading of a decimal: nullopt unless non-empty ASCII digits;
+// values past `cap` become cap + 1 (for message numbers: too large) or cap
+// (for line counts: saturated), whichever the caller asks.
+std::optional<std::uint64_t> decimal(const std::string& text, std::uint64_t cap) {
+    if (text.empty()) return std::nullopt;
+    for (char c : text)
+        if (c < '0' || c > '9') return std::nullopt;
+    std::uint64_t value = 0;
+    for (char c : text) {
+        auto digit = static_cast<std::uint64_t>(c - '0');
+        if (value > (cap - digit) / 10) return cap; // past the cap
+        value = value * 10 + digit;
+    }
+    return value;
+}
+
+std::optional<std::uint64_t> model_message_number(const std::string& text) {
+    auto v = decimal(text, UINT64_MAX);
+    if (!v || *v == 0 || *v > 0xFFFFFFFFu) return std::nullopt;
+    return v;
+}
+
 } // namespace
+
+TEST_CASE("number arguments are strict decimals", "[props]") {
+    rc::prop("a message number is accepted exactly when it is decimal digits "
+             "from 1 to 2^32-1, and then is its value",
+             [] {
+                 const auto arg = *number_argument();
+                 const auto expected = model_message_number(arg);
+                 const auto verb = *rc::gen::element<std::string>(
+                     "RETR", "DELE", "LIST", "UIDL", "TOP");
+                 const auto line =
+                     verb + " " + arg + (verb == "TOP" ? " 3" : "");
+                 const auto parsed = parse_command(line);
+                 RC_ASSERT(parsed.has_value() == expected.has_value());
+                 if (!parsed) {
+                     RC_ASSERT(parsed.error().kind != ParseError::Kind::unknown);
+                     return;
+                 }
+                 std::optional<std::uint64_t> got;
+                 if (verb == "RETR") got = std::get<Retr>(*parsed).msg;
+                 if (verb == "DELE") got = std::get<Dele>(*parsed).msg;
+                 if (verb == "LIST") got = std::get<List>(*parsed).msg;
+                 if (verb == "UIDL") got = std::get<Uidl>(*parsed).msg;
+                 if (verb == "TOP") {
+                     got = std::get<Top>(*parsed).msg;
+                     RC_ASSERT(std::get<Top>(*parsed).lines == 3u);
+                 }
+                 RC_ASSERT(got == expected);
+             });
+
+    rc::prop("TOP's line count is accepted exactly when it is decimal digits, "
+             "and then is its value, saturating at 2^64-1",
+             [] {
+                 const auto arg = *number_argument();
+                 const auto expected = decimal(arg, UINT64_MAX);
+                 const auto parsed = parse_command("TOP 1 " + arg);
+                 RC_ASSERT(parsed.has_value() == expected.has_value());
+                 if (parsed) RC_ASSERT((*parsed == Command{Top{1, *expected}}));
+             });
+}
+
+TEST_CASE("number arguments: fixed cases", "[parse]") {
+    CHECK_FALSE(parse_command("TOP 1 5x"));
+    CHECK_FALSE(parse_command("TOP 1 +5"));
+    CHECK_FALSE(parse_command("TOP 1 -0"));
+    CHECK_FALSE(parse_command("TOP 1 "));
+    CHECK_FALSE(parse_command("RETR +5"));
+    CHECK_FALSE(parse_command("RETR 5x"));
+    CHECK_FALSE(parse_command("DELE 4294967296"));
+    CHECK(parse_command("TOP 1 007") == Command{Top{1, 7}});
+    CHECK(parse_command("TOP 1 18446744073709551615") == Command{Top{1, UINT64_MAX}});
+    CHECK(parse_command("TOP 1 18446744073709551616") == Command{Top{1, UINT64_MAX}});
+    CHECK(parse_command("LIST 4294967295") == Command{List{4294967295u}});
+    CHECK(parse_command("UIDL 01") == Command{Uidl{1}});
+}
 
 TEST_CASE("parsing is total", "[props]") {
     rc::prop("any line parses to a command or an error with a message", [] {

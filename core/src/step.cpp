@@ -153,6 +153,30 @@ std::vector<std::string> mechanisms(bool tls, const Config& config) {
     return out;
 }
 
+// The CAPA list (RFC 2449 section 5) from the two facts it depends on, so
+// that a TRANSACTION state is not copied (with its MailboxView) to ask.
+Response capability_list(bool tls, bool before_login, const Config& config) {
+    Response r = ok("capability list follows");
+    r.multiline = true;
+    r.body.emplace_back("TOP");
+    if (plaintext_allowed(tls, config)) r.body.emplace_back("USER");
+    r.body.emplace_back("UIDL");
+    r.body.emplace_back("RESP-CODES");
+    r.body.emplace_back("AUTH-RESP-CODE");
+    r.body.emplace_back("PIPELINING");
+    r.body.push_back("EXPIRE " + config.expire);
+    r.body.push_back("LOGIN-DELAY " + std::to_string(config.login_delay));
+    if (before_login && config.tls_available && !tls) r.body.emplace_back("STLS");
+    auto offered = mechanisms(tls, config);
+    if (!offered.empty()) {
+        std::string sasl = "SASL";
+        for (const auto& m : offered) sasl += " " + m;
+        r.body.push_back(std::move(sasl));
+    }
+    r.body.push_back("IMPLEMENTATION " + config.implementation);
+    return r;
+}
+
 // Any successful command resets the consecutive-bad-command count.
 template <class S> Step good(S state, Response response) {
     state.bad_commands = 0;
@@ -235,7 +259,7 @@ Step on_command(Authorization state, const Command& command,
                 return close_with(ok("pop3d signing off"));
             },
             [&](const Capa&) -> Step {
-                auto caps = capabilities(state, config);
+                auto caps = capability_list(state.tls, true, config);
                 return good(std::move(state), std::move(caps));
             },
             [&](const Stls&) -> Step {
@@ -469,7 +493,7 @@ Step on_command(Transaction state, const Command& command,
                 return s;
             },
             [&](const Capa&) -> Step {
-                auto caps = capabilities(state, config);
+                auto caps = capability_list(state.tls, false, config);
                 return good(std::move(state), std::move(caps));
             },
             [&](const Stls&) -> Step {
@@ -692,25 +716,7 @@ Response capabilities(const SessionState& state, const Config& config) {
                    [&](const auto&) {},
                },
                state);
-    Response r = ok("capability list follows");
-    r.multiline = true;
-    r.body.emplace_back("TOP");
-    if (plaintext_allowed(tls, config)) r.body.emplace_back("USER");
-    r.body.emplace_back("UIDL");
-    r.body.emplace_back("RESP-CODES");
-    r.body.emplace_back("AUTH-RESP-CODE");
-    r.body.emplace_back("PIPELINING");
-    r.body.push_back("EXPIRE " + config.expire);
-    r.body.push_back("LOGIN-DELAY " + std::to_string(config.login_delay));
-    if (before_login && config.tls_available && !tls) r.body.emplace_back("STLS");
-    auto offered = mechanisms(tls, config);
-    if (!offered.empty()) {
-        std::string sasl = "SASL";
-        for (const auto& m : offered) sasl += " " + m;
-        r.body.push_back(std::move(sasl));
-    }
-    r.body.push_back("IMPLEMENTATION " + config.implementation);
-    return r;
+    return capability_list(tls, before_login, config);
 }
 
 } // namespace pop3::core

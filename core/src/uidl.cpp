@@ -24,6 +24,20 @@ std::uint64_t fnv1a(std::string_view text) {
     return hash;
 }
 
+constexpr std::size_t k_hash_digits = 16;
+
+// Whether `name` ends like an encoded UIDL: '~' and 16 lowercase hex digits.
+// Such a name is encoded too, even when it fits: else a file literally
+// named like another name's encoded form would share its UIDL.
+bool looks_encoded(std::string_view name) {
+    if (name.size() < k_hash_digits + 1) return false;
+    auto tail = name.substr(name.size() - k_hash_digits);
+    return name[name.size() - k_hash_digits - 1] == '~' &&
+           std::all_of(tail.begin(), tail.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
 } // namespace
 
 std::string_view maildir_base_name(std::string_view file_name) {
@@ -37,10 +51,11 @@ std::string_view maildir_base_name(std::string_view file_name) {
 
 std::string uidl_for(std::string_view base_name) {
     if (!base_name.empty() && base_name.size() <= k_max_uidl &&
-        std::all_of(base_name.begin(), base_name.end(), uidl_char))
+        std::all_of(base_name.begin(), base_name.end(), uidl_char) &&
+        !looks_encoded(base_name))
         return std::string(base_name);
     // prefix (53) + '~' + 16 hex digits = 70 octets at most.
-    constexpr std::size_t k_prefix = k_max_uidl - 17;
+    constexpr std::size_t k_prefix = k_max_uidl - k_hash_digits - 1;
     std::string out;
     for (char c : base_name.substr(0, k_prefix)) out += uidl_char(c) ? c : '_';
     out += '~';

@@ -78,7 +78,13 @@ TEST_CASE("unknown commands, NUL and control bytes are refused", "[parse]") {
     CHECK(error_of(std::string_view("US\0R a", 6)) == "NUL byte in command line");
     CHECK(error_of("USER \x01") == "control character in command line");
     CHECK(error_of("USER a\x7f") == "control character in command line");
-    CHECK_THAT(error_of("APOP mrose xyz"), Catch::Contains("32 hexadecimal digits"));
+    CHECK(error_of("APOP mrose xyz") == "APOP digest must be 32 hexadecimal digits");
+    CHECK(error_of("APOP mrose c4c9334bac560ecc979e58001b3e22fb0") ==
+          "APOP digest must be 32 hexadecimal digits");
+    CHECK(error_of("APOP mrose c4c9334bac560ecc979e58001b3e22f") ==
+          "APOP digest must be 32 hexadecimal digits");
+    CHECK(error_of("APOP mrose c4c9334bac560ecc979e58001b3e22fg") ==
+          "APOP digest must be 32 hexadecimal digits");
     CHECK_THAT(error_of("PASS"), Catch::Contains("password missing"));
 }
 
@@ -105,6 +111,7 @@ TEST_CASE("trace lines never show PASS or APOP secrets", "[parse]") {
     CHECK(redacted_line("PASS\thunter3") == "PASS ********");
     CHECK(redacted_line("passhunter4") == "pass ********");
     CHECK(redacted_line("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == "AUTH PLAIN ********");
+    CHECK(redacted_line("AUTH PLAIN AGFsaWNl AHNlY3JldA==") == "AUTH ********"); // 3 arguments
     CHECK(redacted_line("\x01\x02" "APOP u x") == "APOP ********");
     CHECK(redacted_line("AHBsYWluQGV4YW1wbGUub3JnAHB3") == "(base64 line, redacted)");
 }

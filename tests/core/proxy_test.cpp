@@ -48,6 +48,11 @@ TEST_CASE("addresses parse strictly and print canonically", "[proxy]") {
     CHECK(to_string(*parse_ip("::")) == "::");
     CHECK(to_string(*parse_ip("::1")) == "::1");
     CHECK(to_string(*parse_ip("1::")) == "1::");
+    // RFC 5952 section 4.2.3: of two equal zero runs the first is "::";
+    // section 4.2.2: a single zero group is not.
+    CHECK(to_string(*parse_ip("2001:db8:0:0:1:0:0:1")) == "2001:db8::1:0:0:1");
+    CHECK(to_string(*parse_ip("2001:db8:0:1:1:1:1:1")) == "2001:db8:0:1:1:1:1:1");
+    CHECK(to_string(*parse_ip("1:0:0:2:0:0:0:3")) == "1:0:0:2::3");
     CHECK(to_string(*parse_ip("::ffff:127.0.0.1")) == "127.0.0.1"); // mapped = IPv4
     CHECK(to_string(*parse_ip("64:ff9b::192.0.2.33")) == "64:ff9b::c000:221");
     for (auto bad : {"", "1.2.3", "1.2.3.4.5", "01.2.3.4", "256.1.1.1", "1.2.3.4 ", "::1::",
@@ -62,6 +67,10 @@ TEST_CASE("prefixes hold the addresses under them and nothing else", "[proxy]") 
     CHECK(contains(*p, *parse_ip("127.1.2.3")));
     CHECK_FALSE(contains(*p, *parse_ip("128.0.0.1")));
     CHECK_FALSE(contains(*p, *parse_ip("::1"))); // another family
+    CHECK_FALSE(contains(*parse_prefix("0.0.0.0/0"), *parse_ip("::1")));
+    CHECK_FALSE(contains(*parse_prefix("::/0"), *parse_ip("192.0.2.1")));
+    CHECK_FALSE(parse_prefix("127.128.0.0/8").has_value()); // the first host bit
+    CHECK(parse_prefix("127.0.0.0/9").has_value());
     CHECK(contains(*parse_prefix("::ffff:127.0.0.0/8"), *parse_ip("127.0.0.9")));
     CHECK(contains(*parse_prefix("0.0.0.0/0"), *parse_ip("203.0.113.7")));
     CHECK(contains(*parse_prefix("2001:db8::/32"), *parse_ip("2001:db8:ffff::1")));
@@ -89,6 +98,9 @@ TEST_CASE("the access table: longest prefix wins, unmatched falls back", "[proxy
     CHECK_THAT(parse_access_rules("\n\n127.0.0.0/8\n").error(), Catch::StartsWith("line 3: "));
     CHECK_THAT(parse_access_rules("127.0.0.0/8 -1\n").error(), Catch::StartsWith("line 1: "));
     CHECK_THAT(parse_access_rules("127.0.0.0/8 2 3\n").error(), Catch::StartsWith("line 1: "));
+    CHECK_THAT(parse_access_rules("127.0.0.0/8 02\n").error(), Catch::StartsWith("line 1: "));
+    CHECK(parse_access_rules("127.0.0.0/8 0\n10.0.0.0/8 1000000\n").has_value());
+    CHECK_FALSE(parse_access_rules("127.0.0.0/8 1000001\n").has_value());
     CHECK(parse_access_rules("# nothing\n")->rules.empty());
 }
 
@@ -122,6 +134,15 @@ TEST_CASE("PROXY v1 refuses what is not exactly the format", "[proxy]") {
     CHECK_THAT(error("PROXY UDP4 127.0.0.5 127.0.0.1 1 2\r\n"), Catch::Contains("protocol"));
     CHECK_THAT(error("PROXY TCP4 127.0.0.5 127.0.0.1 1 2\n"), Catch::Contains("CRLF"));
     CHECK_THAT(error("PROXY " + std::string(120, 'x')), Catch::Contains("107"));
+    // The longest line the spec allows, 107 octets with CRLF, is read.
+    std::string longest = "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+                          "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe 65535 65535\r\n";
+    REQUIRE(longest.size() == 104);
+    CHECK(header(longest).length == 104);
+    std::string padded = "PROXY UNKNOWN " + std::string(91, 'x') + "\r\n";
+    REQUIRE(padded.size() == 107);
+    CHECK(header(padded).length == 107);
+    CHECK_THAT(error("PROXY UNKNOWN " + std::string(92, 'x') + "\r\n"), Catch::Contains("107"));
 }
 
 TEST_CASE("PROXY v2 as HAProxy sends it, TLVs included", "[proxy]") {

@@ -20,6 +20,8 @@ TEST_CASE("base64 matches RFC 4648 and rejects malformed input", "[sasl]") {
     CHECK_FALSE(base64_decode("Zm9v YmFy")); // whitespace
     CHECK_FALSE(base64_decode("Zg=a"));      // data after padding
     CHECK_FALSE(base64_decode("Zh=="));      // non-canonical trailing bits
+    CHECK_FALSE(base64_decode("Zm9="));      // the same under one '='
+    CHECK(base64_decode("Zm8=") == std::optional<std::string>("fo"));
     CHECK_FALSE(base64_decode("!!!!"));
 }
 
@@ -35,6 +37,12 @@ TEST_CASE("PLAIN takes authzid NUL user NUL password", "[sasl]") {
     CHECK_THAT(std::get<SaslFailure>(other.action).reason, Catch::Contains("another user"));
     auto broken = sasl_respond(empty.state, "no nuls");
     CHECK(std::holds_alternative<SaslFailure>(broken.action));
+    // Another user of the same length is still another user.
+    auto same_length = sasl_respond(empty.state, std::string("bob\0ann\0pw", 10));
+    CHECK(std::get<SaslFailure>(same_length.action).reason ==
+          "acting as another user (authorization identity) is not supported");
+    auto self = sasl_respond(empty.state, std::string("ann\0ann\0pw", 10));
+    CHECK(std::get<SaslVerifyPassword>(self.action).user == "ann");
 }
 
 TEST_CASE("LOGIN asks for the user name, then the password", "[sasl]") {
@@ -46,6 +54,12 @@ TEST_CASE("LOGIN asks for the user name, then the password", "[sasl]") {
     auto v = std::get<SaslVerifyPassword>(s.action);
     CHECK(v.user == "alice@x.org");
     CHECK(v.password == "secret");
+    auto again = sasl_start(Mechanism::login, std::string("alice@x.org"), "n");
+    CHECK(std::get<SaslChallenge>(again.action).raw == "Password:");
+    CHECK(std::get<SaslFailure>(sasl_respond(again.state, "").action).reason ==
+          "empty LOGIN password");
+    CHECK(std::get<SaslFailure>(sasl_respond(sasl_start(Mechanism::login, std::nullopt, "n").state,
+                                             "").action).reason == "empty LOGIN user name");
 }
 
 TEST_CASE("CRAM-MD5 sends a unique challenge and parses user and digest", "[sasl]") {
@@ -99,7 +113,10 @@ TEST_CASE("SCRAM refuses channel binding, bad nonces and decoy users", "[sasl]")
     ScramCredentials decoy{"", "salt", 4096, "k", "k", false};
     s = sasl_credentials(s.state, decoy);
     auto wrong_nonce = sasl_respond(s.state, "c=biws,r=abcXXX,p=AAAA");
-    CHECK_THAT(std::get<SaslFailure>(wrong_nonce.action).reason, Catch::Contains("nonce"));
+    CHECK(std::get<SaslFailure>(wrong_nonce.action).reason == "SCRAM nonce does not match");
+    // Ours followed by more is not ours either.
+    auto longer_nonce = sasl_respond(s.state, "c=biws,r=abcsrvX,p=AAAA");
+    CHECK(std::get<SaslFailure>(longer_nonce.action).reason == "SCRAM nonce does not match");
     auto wrong_cbind = sasl_respond(s.state, "c=eSws,r=abcsrv,p=AAAA");
     CHECK_THAT(std::get<SaslFailure>(wrong_cbind.action).reason, Catch::Contains("channel binding"));
     auto ok = sasl_respond(s.state, "c=biws,r=abcsrv,p=AAAA");
@@ -131,7 +148,8 @@ TEST_CASE("with a certificate, plaintext logins wait for STLS", "[step][tls]") {
     CHECK(capa.find("SASL CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256\r\n") != std::string::npos);
     CHECK(d.line("USER a@b") ==
           "-ERR [AUTH] plaintext login is refused before TLS; use STLS first\r\n");
-    CHECK_THAT(d.line("AUTH PLAIN"), Catch::StartsWith("-ERR [AUTH] PLAIN is refused before TLS"));
+    CHECK(d.line("AUTH PLAIN") == "-ERR [AUTH] PLAIN is refused before TLS; use STLS first\r\n");
+    CHECK(d.line("AUTH LOGIN") == "-ERR [AUTH] LOGIN is refused before TLS; use STLS first\r\n");
     CHECK(d.line("AUTH") ==
           "+OK SASL mechanisms follow\r\nCRAM-MD5\r\nSCRAM-SHA-1\r\nSCRAM-SHA-256\r\n.\r\n");
 
@@ -224,16 +242,18 @@ TEST_CASE("AUTH errors: cancel, broken base64, unknown mechanism, overlong", "[s
     d.line("AUTH LOGIN");
     CHECK(d.line("not base64!") == "-ERR malformed base64 in the SASL response\r\n");
     CHECK(d.line("AUTH PLAIN %%%") == "-ERR malformed base64 in the initial response\r\n");
-    CHECK_THAT(d.line("AUTH GSSAPI"), Catch::StartsWith("-ERR unsupported SASL mechanism"));
+    CHECK(d.line("AUTH GSSAPI") ==
+          "-ERR unsupported SASL mechanism; AUTH alone lists the available ones\r\n");
     d.line("AUTH CRAM-MD5");
     CHECK(d.input(OverlongLine{20000}) == "-ERR SASL response too long\r\n");
     CHECK(state_name(d.state) == "AUTHORIZATION");
-    CHECK(d.line("AUTH PLAIN =").rfind("-ERR", 0) == 0); // empty: no user
+    CHECK(d.line("AUTH PLAIN =") == // empty: no user
+          "-ERR malformed PLAIN response; expected authzid NUL user NUL password\r\n");
     CHECK(d.line("USER a@b") == "+OK send PASS for a@b\r\n");
     d.line("AUTH LOGIN"); // the 6th failure; the 7th ends the session
     d.line("*");
     d.line("AUTH LOGIN");
-    CHECK_THAT(d.line("*"), Catch::Contains("too many failures, closing"));
+    CHECK(d.line("*") == "-ERR authentication cancelled; too many failures, closing\r\n");
     CHECK(d.closed());
 }
 
@@ -304,4 +324,52 @@ TEST_CASE("a relayed SCRAM exchange: initial response, server-final as a challen
     // PLAIN is not relayed: it stays a password check.
     CHECK(d.line("AUTH PLAIN " + base64_encode(std::string("\0a@b\0pw", 7))) == "");
     CHECK(d.effects == std::vector<Effect>{VerifyPassword{"a@b", "pw", "AUTH PLAIN", true}});
+}
+
+TEST_CASE("a SCRAM credential failure is -ERR [AUTH] at the session level", "[step][sasl]") {
+    // Through the whole exchange, up to the shell's verdict.
+    auto scram_until_verdict = [](SessionDriver& d, bool known) {
+        d.line("AUTH SCRAM-SHA-256 " + base64_encode("n,,n=a@b,r=cn"));
+        d.event(ScramCredentialsFound{{"a@b", "salt", 4096, "stored", "server", known}});
+        d.line(base64_encode("c=biws,r=cns.1,p=" + base64_encode("proof")));
+        REQUIRE(d.effects.size() == 1);
+        REQUIRE(std::holds_alternative<VerifyScram>(d.effects[0]));
+    };
+    const std::string refusal = "-ERR [AUTH] invalid user name or password\r\n";
+    SECTION("a wrong proof") {
+        SessionDriver d;
+        d.event(Connected{"", false, "s"});
+        scram_until_verdict(d, true);
+        CHECK(d.event(ScramVerdict{false, ""}) == refusal);
+        CHECK(state_name(d.state) == "AUTHORIZATION");
+        CHECK(d.effects.empty());
+    }
+    SECTION("an unknown user, whose decoy proof cannot be right") {
+        SessionDriver d;
+        d.event(Connected{"", false, "s"});
+        scram_until_verdict(d, false);
+        CHECK(d.event(ScramVerdict{true, "sig"}) == refusal);
+    }
+    SECTION("at the failure limit the refusal still carries [AUTH]") {
+        SessionDriver d;
+        d.config.max_auth_failures = 1;
+        d.event(Connected{"", false, "s"});
+        scram_until_verdict(d, true);
+        CHECK(d.event(ScramVerdict{false, ""}) ==
+              "-ERR [AUTH] invalid user name or password; too many failures, closing\r\n");
+        CHECK(d.closed());
+    }
+    SECTION("a malformed exchange is a plain -ERR, not [AUTH]") {
+        SessionDriver d;
+        d.event(Connected{"", false, "s"});
+        CHECK(d.line("AUTH SCRAM-SHA-1 " + base64_encode("p=tls-unique,,n=a@b,r=cn")) ==
+              "-ERR channel binding is not supported; use the mechanism without -PLUS\r\n");
+        CHECK(d.effects.empty());
+        SessionDriver n;
+        n.event(Connected{"", false, "s"});
+        n.line("AUTH SCRAM-SHA-256 " + base64_encode("n,,n=a@b,r=cn"));
+        n.event(ScramCredentialsFound{{"a@b", "salt", 4096, "stored", "server", true}});
+        CHECK(n.line(base64_encode("c=biws,r=other,p=" + base64_encode("proof"))) ==
+              "-ERR SCRAM nonce does not match\r\n");
+    }
 }

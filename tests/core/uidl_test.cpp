@@ -39,6 +39,31 @@ TEST_CASE("Delivery microseconds come from M<digits> after the first dot",
     CHECK(delivery_microseconds("x.M42") == 42u);
 }
 
+TEST_CASE("encoded UIDLs are pinned: upgrades must not change them", "[uidl]") {
+    CHECK(uidl_for("has space") == "has_space~87b63736d4450349");
+    CHECK(uidl_for(std::string(100, 'a')) ==
+          std::string(53, 'a') + "~2885d0ac2e5a9d79");
+    CHECK(uidl_for("x\x7fy") == "x_y~bfdfa91980149663");
+    CHECK(uidl_for("") == "~cbf29ce484222325");
+    CHECK(uidl_for(std::string(70, 'b')) == std::string(70, 'b'));
+    CHECK(uidl_for(std::string(71, 'b')).size() == 70);
+    CHECK(uidl_for("!~") == "!~");
+}
+
+TEST_CASE("a name shaped like another's encoded UIDL is encoded too", "[uidl]") {
+    const std::string long_name(100, 'a');
+    const auto encoded = uidl_for(long_name);
+    // A file literally named like that must not share its UIDL.
+    CHECK(uidl_for(encoded) == std::string(53, 'a') + "~53cc340aa2cc435d");
+    CHECK(uidl_for(encoded) != encoded);
+    // Only the exact shape: '~' and 16 lowercase hex digits at the end.
+    CHECK(uidl_for("x~0123456789abcdeF") == "x~0123456789abcdeF");
+    CHECK(uidl_for("x~0123456789abcde") == "x~0123456789abcde");
+    CHECK(uidl_for("x-0123456789abcdef") == "x-0123456789abcdef");
+    CHECK(uidl_for("x~0123456789abcdef") != "x~0123456789abcdef");
+    CHECK(uidl_for("~0123456789abcdef") != "~0123456789abcdef");
+}
+
 TEST_CASE("Maildir names parse sizes and flags", "[maildir_name]") {
     auto n = parse_maildir_name("123.M1P2.h,S=1000,W=1020:2,RS");
     REQUIRE(n);
