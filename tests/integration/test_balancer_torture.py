@@ -711,7 +711,14 @@ class Torture(Cluster):
         elapsed = time.monotonic() - start
         self.assertEqual(self.errors, [], "\n".join(self.errors) + self.diagnosis())
         # Every session over (UPDATE done, logs written) before counting.
+        # Health checks stop first: every 500 ms each host runs one, and a
+        # slower (sanitizer) build's check session outlives the interval, so
+        # some session would always be running.
+        for h in self.hosts:
+            self.balancer.api(f"disable health hosts/{h.name}")
         wait_until(lambda: not any(h.busy() for h in self.hosts), "sessions ended")
+        for h in self.hosts:
+            self.balancer.api(f"enable health hosts/{h.name}")
 
         # -- every message accounted for ------------------------------------
         present, duplicates, misnamed = {}, [], []
