@@ -145,7 +145,7 @@ void SessionRunner::execute(const core::Effect& effect) {
                 Credentials::RelayAnswer answer =
                     core::AuthResult{core::AuthResult::Outcome::unavailable, ""};
                 if (auth_) answer = auth_->relay(e);
-                std::visit([this](auto&& a) { feed(core::Event{std::move(a)}); }, answer);
+                std::visit([this](auto& a) { feed(core::Event{std::move(a)}); }, answer);
                 if (auth_ && auth_->broken()) closing_ = true;
             } else if constexpr (std::is_same_v<T, core::StartTls>) {
                 start_tls();

@@ -134,3 +134,14 @@ TEST_CASE("Courier's courierpop3dsizelist as courierpop3d 1.0.16 wrote it",
         CHECK_FALSE(parse_courier_sizelist(bad));
     }
 }
+
+TEST_CASE("dovecot_listing: every O record comes before every message without one, "
+          "whatever the numbers", "[dovecot_uidlist]") {
+    auto list = parse_dovecot_uidlist("3 V5 N9\n1 :a\n2 O9 :b\n3 :c\n");
+    REQUIRE(list);
+    const std::vector<std::string_view> names{"a", "b", "c"};
+    const std::vector<std::string_view> own{"oa", "ob", "oc"};
+    auto out = dovecot_listing(&*list, {}, names, own, "%u");
+    CHECK(out.order == std::vector<std::size_t>{1, 0, 2});
+    CHECK(out.uidls == std::vector<std::string>{"2", "1", "3"});
+}
