@@ -71,6 +71,11 @@ START_LINE = re.compile(r"pop3d\[(\d+)\]: session start from (\S+) port (\d+) "
 NAME_TOKEN = re.compile(r"\.M(\d+)P\d+\.balancer")
 
 
+# (address, port) of every client connection of this run (see connect()).
+USED_ENDPOINTS = set()
+USED_ENDPOINTS_LOCK = threading.Lock()
+
+
 def wait_until(predicate, what, limit=TIMEOUT, step=0.1):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -297,11 +302,23 @@ class Cluster(unittest.TestCase):
 
     def connect(self, source):
         """A POP3 connection through HAProxy from `source`, greeted:
-        (conn, client port, time the connection was started)."""
-        sock = socket.socket()
+        (conn, client port, time the connection was started). The logs tell
+        sessions apart by the client's address and port, and the kernel
+        reuses a closed connection's port at once: a pair used before in
+        this run is never taken again (bounded retries)."""
+        for _ in range(64):
+            sock = socket.socket()
+            sock.bind((source, 0))
+            with USED_ENDPOINTS_LOCK:
+                endpoint = sock.getsockname()
+                if endpoint not in USED_ENDPOINTS:
+                    USED_ENDPOINTS.add(endpoint)
+                    break
+            sock.close()
+        else:
+            raise AssertionError(f"no unused port for {source} in 64 tries")
         try:
             sock.settimeout(TIMEOUT)
-            sock.bind((source, 0))
             started = time.monotonic()
             sock.connect(("127.0.0.1", self.balancer.port))
             port = sock.getsockname()[1]
