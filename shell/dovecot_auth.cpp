@@ -354,10 +354,7 @@ core::AuthResult DovecotPassdb::authenticate(const std::string& mechanism, std::
     dovecot::AuthRequest request;
     request.id = connection_->next_id();
     request.mechanism = mechanism;
-    request.remote_ip = endpoints_.remote_ip;
-    request.remote_port = endpoints_.remote_port;
-    request.local_ip = endpoints_.local_ip;
-    request.local_port = endpoints_.local_port;
+    set_endpoints(request);
     request.secured = tls;
     request.initial_response = std::move(response);
     auto wire = dovecot::encode(request);
@@ -369,6 +366,13 @@ core::AuthResult DovecotPassdb::authenticate(const std::string& mechanism, std::
     if (auto* result = std::get_if<core::AuthResult>(&step)) return std::move(*result);
     // A CONT to a complete PLAIN or APOP response: the exchange is over.
     return unavailable("a challenge to a complete " + mechanism + " response");
+}
+
+void DovecotPassdb::set_endpoints(dovecot::AuthRequest& request) const {
+    request.remote_ip = endpoints_.remote_ip;
+    request.remote_port = endpoints_.remote_port;
+    request.local_ip = endpoints_.local_ip;
+    request.local_port = endpoints_.local_port;
 }
 
 Credentials::RelayAnswer DovecotPassdb::relay(const core::RelaySasl& r) {
@@ -383,10 +387,7 @@ Credentials::RelayAnswer DovecotPassdb::relay(const core::RelaySasl& r) {
         dovecot::AuthRequest request;
         request.id = connection_->next_id();
         request.mechanism = mechanism;
-        request.remote_ip = endpoints_.remote_ip;
-        request.remote_port = endpoints_.remote_port;
-        request.local_ip = endpoints_.local_ip;
-        request.local_port = endpoints_.local_port;
+        set_endpoints(request);
         request.secured = r.tls;
         request.initial_response = r.response;
         if (auto sent = connection_->send(dovecot::encode(request), deadline); !sent)

@@ -105,6 +105,8 @@ private:
                                         const std::string& user, std::string_view method,
                                         bool tls);
     pop3::core::AuthResult unavailable(const std::string& why);
+    // rip/rport/lip/lport of every AUTH request: the client's ends.
+    void set_endpoints(pop3::core::dovecot::AuthRequest& request) const;
     [[nodiscard]] std::string failed_line(std::string_view user, std::string_view method,
                                           std::string_view reason) const;
 

@@ -184,13 +184,6 @@ std::string to_hex(std::uint64_t v) {
     return out;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 std::string challenge_part(std::string_view text) {
     std::string out;
     for (char c : text) out += (c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '@') ? c : 'x';
@@ -414,7 +407,7 @@ std::optional<std::string> apop_response(std::string_view challenge, std::string
     out += user;
     out += '\0';
     for (std::size_t i = 0; i < 32; i += 2) {
-        const int hi = hex_value(digest_hex[i]), lo = hex_value(digest_hex[i + 1]);
+        const int hi = ascii_hex_value(digest_hex[i]), lo = ascii_hex_value(digest_hex[i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out += static_cast<char>((hi << 4) | lo);
     }

@@ -3,6 +3,7 @@
 // obtain from inet_pton's variants.
 #include <charconv>
 
+#include "pop3/core/ascii.hpp"
 #include "pop3/core/ip_address.hpp"
 
 namespace pop3::core {
@@ -28,13 +29,6 @@ std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text) {
         }
     }
     return out;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 // RFC 4291 section 2.2: eight groups of 1-4 hex digits, one "::" standing
@@ -73,7 +67,7 @@ std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text) {
             if (group.empty() || group.size() > 4 || count >= 8) return std::nullopt;
             unsigned value = 0;
             for (char c : group) {
-                int h = hex_value(c);
+                int h = ascii_hex_value(c);
                 if (h < 0) return std::nullopt;
                 value = value * 16 + static_cast<unsigned>(h);
             }

@@ -35,4 +35,12 @@ namespace pop3::core {
 
 [[nodiscard]] constexpr bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
 
+// The value of a hexadecimal digit of either case, else -1.
+[[nodiscard]] constexpr int ascii_hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 } // namespace pop3::core
