@@ -18,14 +18,20 @@ namespace {
 namespace core = pop3::core;
 namespace privsep = pop3::core::privsep;
 
-// RFC 1939 section 7 APOP: "<process-ID.clock@hostname>", unique per session.
+// RFC 1939 section 7 APOP: "<process-ID.clock@hostname>", two parts as in
+// the RFC's example (Perl's Mail::Box accepts no other shape), unique per
+// session: processes alive at once have different pids, and a pid is
+// reused only after its process has exited, so after its clock was read;
+// the clock is nanoseconds since the epoch, which a later reading exceeds.
 std::string apop_banner() {
     char host[256] = "localhost";
     ::gethostname(host, sizeof host - 1);
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
-    return "<" + std::to_string(::getpid()) + "." + std::to_string(now.tv_sec) +
-           "." + std::to_string(now.tv_nsec) + "@" + host + ">";
+    auto nanoseconds = static_cast<unsigned long long>(now.tv_sec) * 1000000000ULL +
+                       static_cast<unsigned long long>(now.tv_nsec);
+    return "<" + std::to_string(::getpid()) + "." + std::to_string(nanoseconds) + "@" +
+           host + ">";
 }
 
 // What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a

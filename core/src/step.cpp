@@ -649,8 +649,11 @@ Step step(SessionState state, const Input& input, const Config& config) {
                 next.apop_banner = config.apop && !c->apop_banner.empty();
                 next.tls = c->tls;
                 next.seed = c->seed;
+                // RFC 1939 section 7's shape, "+OK <stamp> POP3 server
+                // ready": some clients (BusyBox popmaildir) look for the
+                // stamp only right after "+OK ".
                 std::string text = "POP3 server ready";
-                if (next.apop_banner) text += " " + c->apop_banner;
+                if (next.apop_banner) text = c->apop_banner + " " + text;
                 return respond(std::move(next), ok(std::move(text)));
             },
             [&](Authorization& s) -> Step {

@@ -6,10 +6,15 @@
 using namespace pop3::core;
 using pop3::test::SessionDriver;
 
-TEST_CASE("the greeting carries the APOP timestamp", "[step]") {
+TEST_CASE("the greeting carries the APOP timestamp right after +OK",
+          "[step]") {
+    // RFC 1939 section 7's example shape, which BusyBox popmaildir needs.
     SessionDriver d;
-    CHECK(d.event(Connected{"<42.1700000000@host>"}) ==
-          "+OK POP3 server ready <42.1700000000@host>\r\n");
+    CHECK(d.event(Connected{"<42.1700000000123456789@host>"}) ==
+          "+OK <42.1700000000123456789@host> POP3 server ready\r\n");
+    SessionDriver dovecot_form; // a service's challenge is placed the same way
+    CHECK(dovecot_form.event(Connected{"<1f.2.65a0b1c2.0a1b@mail>"}) ==
+          "+OK <1f.2.65a0b1c2.0a1b@mail> POP3 server ready\r\n");
     SessionDriver no_apop;
     no_apop.config.apop = false;
     CHECK(no_apop.event(Connected{"<1@h>"}) == "+OK POP3 server ready\r\n");

@@ -299,8 +299,10 @@ class DovecotAuthTest(unittest.TestCase):
     def test_capa_follows_the_service_mechanisms(self):
         c = self.spawn()
         greeting = c.readline()
-        # The challenge in Dovecot's form: <SPID.CUID.time.nonce@host>, hex.
-        self.assertRegex(greeting, r"<[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+@[^>]+>")
+        # The challenge in Dovecot's form: <SPID.CUID.time.nonce@host>, hex,
+        # placed right after "+OK " as pop3d's own timestamp is.
+        self.assertRegex(greeting, r"^\+OK <[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+@[^>]+>"
+                                   r" POP3 server ready$")
         c.send("CAPA\r\n")
         self.assertTrue(c.readline().startswith("+OK"))
         capa = c.read_multiline()

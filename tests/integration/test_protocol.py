@@ -20,6 +20,9 @@ M3 = b"Subject: three\n\nno final newline"
 
 
 crlf = client_view  # what a client holds: CRLF line ends, final CRLF
+# RFC 1939 section 7's shape "<digits.digits@host>", right after "+OK ",
+# then the greeting's text.
+APOP_GREETING = r"^\+OK (<\d+\.\d+@[^<>\s]+>) POP3 server ready$"
 
 
 class Base(unittest.TestCase):
@@ -256,7 +259,7 @@ class Authentication(Base):
                 self.assertEqual(bool(re.search(r"<[^>]+@[^>]+>", c.readline())), offered)
         finally:
             hashed.cleanup()
-        self.assertRegex(self.session().greeting, r"<\d+\.\d+\.\d+@[^>]+>")
+        self.assertRegex(self.session().greeting, APOP_GREETING)
         self.assertNotIn("<", self.session("--no-apop").greeting)
         c = self.session("--no-apop")
         self.assertIn("APOP is not available", c.cmd(f"APOP {ALICE} {'0' * 32}"))
@@ -283,10 +286,20 @@ class Authentication(Base):
                          ["SASL SCRAM-SHA-256 PLAIN"])
 
     def test_apop_banners_are_unique(self):
-        a = self.session().greeting
-        b = self.session().greeting
-        self.assertNotEqual(re.search(r"<[^>]+>", a).group(0),
-                            re.search(r"<[^>]+>", b).group(0))
+        # Many sessions started together (each its own pid, clocks read
+        # within microseconds of one another) and one after another (pids
+        # may be reused): every timestamp has RFC 1939's example shape,
+        # right after "+OK ", and none repeats.
+        stamps = []
+        for _ in range(4):
+            batch = [spawn_stdio(self.store) for _ in range(25)]
+            self.conns.extend(batch)
+            for c in batch:
+                greeting = c.readline()
+                self.assertRegex(greeting, APOP_GREETING)
+                stamps.append(re.match(APOP_GREETING, greeting).group(1))
+        self.assertEqual(len(stamps), 100)
+        self.assertEqual(len(set(stamps)), len(stamps), stamps)
 
     def test_unreadable_passwd_file_is_sys_temp(self):
         c = spawn_stdio(self.store, "--passwd", "/nonexistent/passwd")
