@@ -47,10 +47,10 @@ rc::Gen<Request> request() {
                          return ScramProof{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
                      }),
         rc::gen::map(rc::gen::tuple(rc::gen::nonEmpty(bytes()), rc::gen::arbitrary<bool>(),
-                                    bytes(), rc::gen::arbitrary<std::uint64_t>()),
+                                    bytes(), rc::gen::arbitrary<std::uint64_t>(), bytes()),
                      [](auto t) -> Request {
                          return Handoff{std::get<0>(t), std::get<1>(t), std::get<2>(t),
-                                        std::get<3>(t)};
+                                        std::get<3>(t), std::get<4>(t)};
                      }),
         rc::gen::map(rc::gen::tuple(rc::gen::element(Mechanism::plain, Mechanism::cram_md5,
                                                      Mechanism::scram_sha256),
@@ -164,10 +164,11 @@ TEST_CASE("privsep parsing is strict", "[props]") {
 TEST_CASE("privsep parsing refuses non-canonical numbers and lengths", "[privsep]") {
     CHECK(!decode_request("04:PASS,1:a,1:b,1:c,").has_value());
     CHECK(!decode_request("4:PASS,1:a,1:b,").has_value());
-    CHECK(!decode_request("7:HANDOFF,1:a,1:1,0:,2:01,").has_value());
-    CHECK(!decode_request("7:HANDOFF,0:,1:1,0:,1:0,").has_value());
-    CHECK(!decode_request("7:HANDOFF,1:a,1:2,0:,1:0,").has_value());
-    CHECK(decode_request("7:HANDOFF,1:a,1:1,0:,1:0,").has_value());
+    CHECK(!decode_request("7:HANDOFF,1:a,1:1,0:,2:01,0:,").has_value());
+    CHECK(!decode_request("7:HANDOFF,0:,1:1,0:,1:0,0:,").has_value());
+    CHECK(!decode_request("7:HANDOFF,1:a,1:2,0:,1:0,0:,").has_value());
+    CHECK(decode_request("7:HANDOFF,1:a,1:1,0:,1:0,0:,").has_value());
+    CHECK(!decode_request("7:HANDOFF,1:a,1:1,0:,1:0,").has_value()); // no conduct field
     CHECK(!decode_answer("7:VERDICT,8:accepted,0:,0:,0:,").has_value());
     CHECK(!decode_answer("7:VERDICT,8:rejected,0:,10:4294967296,0:,").has_value());
     CHECK(!decode_request(std::string(k_max_privsep_message + 1, 'x')).has_value());

@@ -89,7 +89,9 @@ std::string usage() {
            "                               before TLS\n"
            "  --allow-plaintext            allow USER/PASS and AUTH PLAIN/LOGIN before TLS\n"
            "                               even when a certificate is configured\n"
-           "  --trace                      log every protocol line (secrets redacted)\n";
+           "  --trace                      log every protocol line (secrets redacted)\n"
+           "  --conduct-report             log a report of the client's conduct at the\n"
+           "                               end of each session (for client authors)\n";
 }
 
 tl::expected<Options, std::string>
@@ -241,6 +243,8 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             o.allow_plaintext = true;
         } else if (arg == "--trace" && !has_inline) {
             o.trace = true;
+        } else if (arg == "--conduct-report" && !has_inline) {
+            o.conduct_report = true;
         } else if (arg == "--uidl") {
             auto v = value("--uidl");
             if (!v) return tl::unexpected(v.error());

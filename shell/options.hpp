@@ -73,6 +73,7 @@ struct Options {
     bool version = false;
     bool check = false;             // --check: report the configuration, exit
     bool trace = false;
+    bool conduct_report = false;    // log the client's conduct at the end
     bool tls_implicit = false;      // POP3S: TLS from the first byte
     bool allow_plaintext = false;   // USER/PASS, PLAIN, LOGIN before TLS
     bool tls_required = false;      // no login of any kind before TLS

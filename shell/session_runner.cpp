@@ -61,6 +61,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
     : options_(options), log_(log), transport_(transport), started_(started),
       auth_(&auth), tls_(tls) {
     set_config(offer);
+    if (options_.conduct_report) conduct_ = core::conduct::start(config_.tls_available);
 }
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
@@ -71,6 +72,13 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
       resumed_(handoff), ids_(ids) {
     set_config(offer);
     framer_.resume({handoff.pending_input, static_cast<std::size_t>(handoff.discarding)});
+    read_since_line_ = false; // the held input came before the login's answer
+    if (options_.conduct_report) {
+        auto before = core::conduct::decode(handoff.conduct);
+        if (!before) log_.error("conduct report: the login process's part is lost: " +
+                                before.error());
+        conduct_ = before ? std::move(*before) : core::conduct::start(config_.tls_available);
+    }
     // Where the login process's core stood when it handed over: the
     // credentials are verified and the mailbox is to be opened.
     core::Authorization before;
@@ -110,6 +118,7 @@ void SessionRunner::feed(const core::Input& input) {
     std::string wire;
     for (const auto& r : result.responses) {
         trace_response(r);
+        observe_answer(r);
         core::render_to(r, wire);
     }
     transport_.send(wire);
@@ -183,7 +192,8 @@ void SessionRunner::hand_off(const std::string& user) {
     if (!transport_.flush()) return; // the client is gone: nothing to hand over
     auto held = framer_.held();
     core::privsep::Handoff handoff{user, transport_.tls_active(), std::move(held.bytes),
-                                   held.discarding};
+                                   held.discarding,
+                                   conduct_ ? core::conduct::encode(*conduct_) : ""};
     // A plain connection itself goes to the mail process (one descriptor
     // when input and output are the same socket); a TLS one stays here,
     // behind the relay (tls_proxy.hpp).
@@ -314,6 +324,7 @@ void SessionRunner::send_message(const core::SendMessage& send) {
                   ") changed in place since it was listed; its LIST size may "
                   "be wrong this session; the index was dropped");
     trace_response(send.status);
+    observe_answer(send.status);
     transport_.send(core::render(send.status));
     auto streamed = streamer_.stream(fd->get(), send.top_lines, file_size,
                                    [this](std::string_view chunk) {
@@ -382,6 +393,37 @@ void SessionRunner::trace_line(const core::Frame& frame) {
     }
 }
 
+void SessionRunner::observe_line(const core::Frame& frame) {
+    if (!conduct_) return;
+    core::conduct::Line line;
+    line.bare_lf = framer_.last_bare_lf();
+    if (const auto* framed = std::get_if<core::FramedLine>(&frame)) {
+        line.text = framed->text;
+        line.octets = framed->text.size() + (line.bare_lf ? 1 : 2);
+    } else {
+        line.overlong = true;
+        line.octets = std::get<core::OverlongLine>(frame).length;
+    }
+    line.pipelined = !read_since_line_;
+    line.where = core::conduct::where(state_);
+    conduct_ = core::conduct::observe(std::move(*conduct_), line);
+}
+
+void SessionRunner::observe_answer(const core::Response& response) {
+    if (conduct_) conduct_ = core::conduct::answered(std::move(*conduct_), response);
+}
+
+void SessionRunner::report_conduct(const std::string& why) {
+    if (!conduct_) return;
+    using core::conduct::End;
+    End end = why == "closed"                 ? End::closed_by_server
+              : why == "client disconnected"  ? End::client_disconnected
+              : why == "terminated by signal" ? End::terminated
+                                              : End::timeout;
+    conduct_ = core::conduct::ended(std::move(*conduct_), end);
+    for (const auto& line : core::conduct::report(*conduct_)) log_.line(line);
+}
+
 // Before each command in TRANSACTION, learn what other clients removed.
 void SessionRunner::before_command() {
     if (!maildir_ || !std::holds_alternative<core::Transaction>(state_)) return;
@@ -439,6 +481,8 @@ SessionRunner::Outcome SessionRunner::run() {
             last_line = Clock::now();
             trace_line(*frame);
             before_command();
+            observe_line(*frame);
+            read_since_line_ = false;
             std::visit([this](auto&& f) { feed(core::Input{f}); }, *frame);
         }
         if (closing_) break;
@@ -455,6 +499,7 @@ SessionRunner::Outcome SessionRunner::run() {
                                  : Transport::ReadResult{Transport::Status::timeout, {}};
         if (got.status == Transport::Status::data) {
             framer_.feed(got.data);
+            read_since_line_ = true;
             continue;
         }
         if (got.status == Transport::Status::interrupted && !g_terminate) continue;
@@ -471,6 +516,7 @@ SessionRunner::Outcome SessionRunner::run() {
     transport_.flush();
     transport_.close_tls();
     if (transport_.broken() && why == "closed") why = "client disconnected";
+    report_conduct(why);
     log_.line("session end (" + why + "): retrieved " +
               std::to_string(retrieved_) + " (" +
               std::to_string(retrieved_octets_) + " octets), deleted " +

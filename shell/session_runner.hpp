@@ -15,6 +15,7 @@
 #include "maildir.hpp"
 #include "options.hpp"
 #include "privileges.hpp"
+#include "pop3/core/conduct.hpp"
 #include "pop3/core/framing.hpp"
 #include "pop3/core/privsep_wire.hpp"
 #include "pop3/core/session.hpp"
@@ -62,6 +63,11 @@ private:
     void before_command();
     void trace_response(const pop3::core::Response& response);
     void trace_line(const pop3::core::Frame& frame);
+    // --conduct-report: each line and its answer go to the fold, and the
+    // report is logged at the session's end.
+    void observe_line(const pop3::core::Frame& frame);
+    void observe_answer(const pop3::core::Response& response);
+    void report_conduct(const std::string& why);
     void start_tls();
     void after_login_attempt(const pop3::core::AuthResult& result);
     void set_config(const pop3::core::privsep::Offer& offer);
@@ -87,6 +93,10 @@ private:
     bool login_deadline_ = false; // the login deadline comes before the session's
     Clock::time_point session_deadline_ = Clock::time_point::max();
     std::optional<pop3::core::privsep::Handoff> handed_off_;
+    std::optional<pop3::core::conduct::Conduct> conduct_; // --conduct-report only
+    // A read since the last line was framed: a line framed without one was
+    // sent before the previous answer went out (pipelined).
+    bool read_since_line_ = true;
     // Counts for the closing log line.
     std::uint64_t retrieved_ = 0, retrieved_octets_ = 0, deleted_ = 0;
 };

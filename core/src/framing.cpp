@@ -27,6 +27,7 @@ std::optional<Frame> LineFramer::next() {
     }
     auto len = static_cast<std::size_t>(static_cast<const char*>(lf) - base);
     std::size_t content = (len > 0 && base[len - 1] == '\r') ? len - 1 : len;
+    last_bare_lf_ = content == len;
     std::string text(base, content);
     start_ += len + 1;
     std::size_t discarded = overlong_;

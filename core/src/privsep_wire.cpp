@@ -156,7 +156,7 @@ std::string encode(const Request& request) {
                                 r.auth_message, r.proof});
             else if constexpr (std::is_same_v<T, Handoff>)
                 return message({"HANDOFF", r.user, flag(r.tls), r.pending_input,
-                                std::to_string(r.discarding)});
+                                std::to_string(r.discarding), r.conduct});
             else if constexpr (std::is_same_v<T, RelaySasl>)
                 return message({"RELAY", mechanism_name(r.mechanism),
                                 flag(r.response.has_value()), r.response.value_or(""),
@@ -248,13 +248,13 @@ tl::expected<Request, std::string> decode_request(std::string_view wire) {
         return ScramProof{*m, text(2), text(3)};
     }
     if (verb == "HANDOFF") {
-        if (auto a = arity(f, 5); !a) return Unexpected(a.error());
+        if (auto a = arity(f, 6); !a) return Unexpected(a.error());
         auto tls = boolean(f[2], "TLS");
         if (!tls) return Unexpected(tls.error());
         auto discarding = number<std::uint64_t>(f[4], "discard count");
         if (!discarding) return Unexpected(discarding.error());
         if (f[1].empty()) return Unexpected("HANDOFF: empty user");
-        return Handoff{text(1), *tls, text(3), *discarding};
+        return Handoff{text(1), *tls, text(3), *discarding, text(5)};
     }
     if (verb == "ORIGIN") {
         if (auto a = arity(f, 2); !a) return Unexpected(a.error());

@@ -18,6 +18,19 @@ TEST_CASE("CRLF and bare LF both end a line", "[framing]") {
     CHECK(f.pending() == 0);
 }
 
+TEST_CASE("the framer tells which lines ended in a bare LF", "[framing]") {
+    LineFramer f;
+    f.feed("STAT\r\nNOOP\n\nQUIT\r\n");
+    REQUIRE(f.next());
+    CHECK_FALSE(f.last_bare_lf());
+    REQUIRE(f.next());
+    CHECK(f.last_bare_lf());
+    REQUIRE(f.next()); // an empty line, LF alone
+    CHECK(f.last_bare_lf());
+    REQUIRE(f.next());
+    CHECK_FALSE(f.last_bare_lf());
+}
+
 TEST_CASE("a line of exactly 255 octets with CRLF is accepted", "[framing]") {
     LineFramer f;
     f.feed(std::string(253, 'a') + "\r\n" + std::string(253, 'b') + "\n");

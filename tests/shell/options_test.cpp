@@ -1,4 +1,5 @@
-// The Dovecot options (issue 13): --auth, --userdb and --auth-timeout.
+// The Dovecot options (issue 13): --auth, --userdb and --auth-timeout;
+// --conduct-report (issue 18).
 #include <catch2/catch.hpp>
 
 #include "options.hpp"
@@ -32,4 +33,10 @@ TEST_CASE("malformed Dovecot options are refused with the option named", "[optio
     CHECK(parse({"--auth-timeout", "5"}).value().auth_timeout_seconds == 5);
     CHECK_FALSE(parse({"--auth-timeout", "0"}));
     CHECK_FALSE(parse({"--auth-timeout", "3601"}));
+}
+
+TEST_CASE("--conduct-report is off unless given, and takes no value", "[options]") {
+    CHECK_FALSE(parse({}).value().conduct_report);
+    CHECK(parse({"--conduct-report"}).value().conduct_report);
+    CHECK_FALSE(parse({"--conduct-report=yes"}));
 }

@@ -33,6 +33,9 @@ public:
     void feed(std::string_view bytes);
     // The next complete frame, if any.
     [[nodiscard]] std::optional<Frame> next();
+    // Whether the frame next() returned last ended in a bare LF (the
+    // conduct report counts them; RFC 1939 section 3 asks for CRLF).
+    [[nodiscard]] bool last_bare_lf() const { return last_bare_lf_; }
     // Octets held that do not yet form a line.
     [[nodiscard]] std::size_t pending() const { return buffer_.size() - start_; }
     // Changes the limit for lines not yet returned (SASL responses may be
@@ -59,6 +62,7 @@ private:
     std::string buffer_;
     std::size_t start_ = 0;
     std::size_t overlong_ = 0; // > 0 while discarding an overlong line
+    bool last_bare_lf_ = false;
 };
 
 } // namespace pop3::core

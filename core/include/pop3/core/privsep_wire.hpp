@@ -38,12 +38,14 @@ struct ScramProof {
 
 // The login process's last message: the verified user's session moves to
 // the mail process, with the client input that was read but not yet framed
-// (pipelined commands) and how much of an overlong line is being skipped.
+// (pipelined commands), how much of an overlong line is being skipped, and
+// the client's conduct so far.
 struct Handoff {
     std::string user;
     bool tls = false;
     std::string pending_input;
     std::uint64_t discarding = 0;
+    std::string conduct; // conduct::encode() with --conduct-report, else empty
     bool operator==(const Handoff&) const = default;
 };
 
