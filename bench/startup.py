@@ -2,7 +2,8 @@
 """pop3d's start-up against the floor: exec to greeting beside a bare
 fork+exec of a static `true`, in the same run.
 
-    startup.py --pop3d build/bin/pop3d [--runs 300] [--user pop3test]
+    startup.py --pop3d build/bin/pop3d [--pop3d OTHER/pop3d ...] [--runs 300]
+               [--user pop3test]
 
 Compiles a static `true` (cc -static) into a new directory, writes a
 passwd-file and an empty INBOX there, and times, round-robin so drift hits
@@ -132,14 +133,15 @@ def batch(driver, runs, argv, cwd, ids):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pop3d", required=True)
+    parser.add_argument("--pop3d", required=True, action="append",
+                        help="a pop3d binary; repeat to compare several in one run")
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--user", default="pop3test",
                         help="when run as root, also start pop3d as this user")
     args = parser.parse_args()
     if not 1 <= args.runs <= 100000:
         parser.error("--runs must be 1..100000")
-    pop3d = os.path.abspath(args.pop3d)
+    binaries = [os.path.abspath(b) for b in args.pop3d]
 
     owner = None
     if os.getuid() == 0 and args.user:
@@ -152,13 +154,15 @@ def main():
     try:
         floor, driver = build_programs(directory)
         store, passwd = make_store(directory, owner)
-        pop3d_argv = [pop3d, "--passwd", passwd]
         who = "root" if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
-        programs = [("static true", [floor], None),
-                    (f"pop3d as {who}", pop3d_argv, None)]
-        if owner:
-            programs.append((f"pop3d as {owner.pw_name}", pop3d_argv,
-                             (owner.pw_uid, owner.pw_gid)))
+        programs = [("static true", [floor], None)]
+        for i, binary in enumerate(binaries):
+            argv = [binary, "--passwd", passwd]
+            name = f"[{i + 1}] pop3d" if len(binaries) > 1 else "pop3d"
+            programs.append((f"{name} as {who}", argv, None))
+            if owner:
+                programs.append((f"{name} as {owner.pw_name}", argv,
+                                 (owner.pw_uid, owner.pw_gid)))
         results = {name: ([], []) for name, _, _ in programs}
         for name, argv, ids in programs:  # warm the page cache
             batch(driver, 2, argv, store, ids)
@@ -168,13 +172,16 @@ def main():
                 wall, cpu = batch(driver, min(step, args.runs - done), argv, store, ids)
                 results[name][0].extend(wall)
                 results[name][1].extend(cpu)
+        for i, binary in enumerate(binaries):
+            if len(binaries) > 1:
+                print(f"[{i + 1}] {binary}")
         base = statistics.median(results["static true"][0])
-        print(f"{'program':<22} {'p50 ms':>8} {'mean ms':>8} {'- floor':>8} "
+        print(f"{'program':<26} {'p50 ms':>8} {'mean ms':>8} {'- floor':>8} "
               f"{'CPU p50 ms':>10}   ({args.runs} runs each)")
         for name, _, _ in programs:
             wall, cpu = results[name]
             p50 = statistics.median(wall)
-            print(f"{name:<22} {p50:8.3f} {statistics.fmean(wall):8.3f} "
+            print(f"{name:<26} {p50:8.3f} {statistics.fmean(wall):8.3f} "
                   f"{p50 - base:8.3f} {statistics.median(cpu):10.3f}")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
