@@ -4,8 +4,8 @@
 #include "crypto_primitives.hpp"
 
 #include <cerrno>
-#include <cstring>
 #include <cstddef>
+#include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>

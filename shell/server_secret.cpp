@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 namespace pop3::shell {
 namespace {
 std::string errno_text() { return std::strerror(errno); }
