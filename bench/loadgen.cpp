@@ -7,6 +7,8 @@
 //       --count N     sessions to run (session; default 200)
 //       --seconds T   time bound for every scenario (default 20)
 //       --clients C   parallel clients (concurrent; default 32)
+//       --distinct    concurrent: client i logs in as U with its '*'
+//                     replaced by i (0..C-1), each its own mailbox
 //       --preauth     the server greets with "+OK logged in." and needs no
 //                     USER/PASS (Courier's pop3d run without its login)
 //       --rss         after RETR, read VmHWM of the server process that
@@ -165,6 +167,7 @@ struct Args {
     int clients = 32;
     bool preauth = false;
     bool rss = false;
+    bool distinct = false;
 };
 
 bool login(Conn& c, const Args& a) {
@@ -222,11 +225,17 @@ int run_concurrent(const Args& a) {
     std::vector<std::thread> threads;
     const int per_client_cap = std::max(1, a.count);
     for (int t = 0; t < a.clients; ++t) {
-        threads.emplace_back([&] {
+        Args mine_args = a;
+        if (a.distinct) {
+            const auto star = a.user.find('*');
+            if (star == std::string::npos) die("--distinct needs a '*' in --user");
+            mine_args.user.replace(star, 1, std::to_string(t));
+        }
+        threads.emplace_back([&, mine_args] {
             std::vector<double> mine;
             for (int i = 0; i < per_client_cap && seconds_since(t0) < a.seconds; ++i) {
                 auto s0 = Clock::now();
-                if (!one_session(a)) { ++failed; continue; }
+                if (!one_session(mine_args)) { ++failed; continue; }
                 mine.push_back(seconds_since(s0) * 1000);
             }
             std::lock_guard lock(m);
@@ -482,6 +491,7 @@ Args parse(int argc, char** argv) {
         else if (k == "--maildir") a.maildir = v();
         else if (k == "--preauth") a.preauth = true;
         else if (k == "--rss") a.rss = true;
+        else if (k == "--distinct") a.distinct = true;
         else die("unknown option " + k);
     }
     if (a.port <= 0 || a.port > 65535) die("--port is required");

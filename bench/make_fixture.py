@@ -2,19 +2,25 @@
 """Deterministic benchmark fixtures: Maildirs of N messages and one huge one.
 
     make_fixture.py ROOT [--sizes 1000,10000,100000] [--huge-mb 200]
+                         [--distinct-users 32]
 
 writes, under ROOT (the pop3d working directory, "Personal" in the tests'
 words):
 
     ROOT/example.org/bench<N>/INBOX/{cur,new,tmp}   one mailbox per N
     ROOT/example.org/huge/INBOX/new/...             one message >= huge-mb MB
+    ROOT/example.org/distinct<I>/INBOX/...          I = 0..31: bench10000's
+                                                    messages, hard-linked
     ROOT/../passwd                                  Dovecot-format passwd-file
 
 Messages have LF line ends, a realistic size mix (median about 4 KB, about
 9% between 10 and 100 KB, 1% up to 1 MB, one in 2,000 of 1-4 MB), some body
 lines starting with '.', and names with and without ,S=/,W= (one in three
 has neither), half in new/, half in cur/ with ":2,S". Same arguments, same
-bytes: the random generator is seeded.
+bytes: the random generator is seeded. The distinct users' mailboxes (the
+concurrent scenario with one mailbox per client) are copies of bench10000
+made of hard links: each has its own directories, names and indexes; the
+bytes are shared (32 x 10,000 messages would be 3.6 GB).
 """
 import argparse
 import os
@@ -138,12 +144,31 @@ def make_huge(root, megabytes, pool):
     return inbox, size
 
 
+def make_distinct(root, users, source):
+    """distinct0..users-1, each INBOX a hard-linked copy of `source`."""
+    made = []
+    for i in range(users):
+        inbox = os.path.join(root, DOMAIN, f"distinct{i}", "INBOX")
+        make_inbox(inbox)
+        for sub in ("cur", "new"):
+            for name in os.listdir(os.path.join(source, sub)):
+                target = os.path.join(inbox, sub, name)
+                if not os.path.exists(target):
+                    os.link(os.path.join(source, sub, name), target)
+        made.append(f"distinct{i}@{DOMAIN}")
+    return made
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--huge-mb", type=int, default=200)
+    ap.add_argument("--distinct-users", type=int, default=32,
+                    help="mailboxes hard-linked to bench10000 (0: none)")
     args = ap.parse_args()
+    if not 0 <= args.distinct_users <= 1000:
+        ap.error("--distinct-users must be 0..1000")
     root = os.path.abspath(args.root)
     os.makedirs(root, exist_ok=True)
     pool = text_pool(random.Random(1), 4_000_000)
@@ -152,6 +177,12 @@ def main():
         inbox, total = make_mailbox(root, n, pool, seed=n)
         users.append(f"bench{n}@{DOMAIN}")
         print(f"fixture: {inbox}: {n} messages, {total / 1e6:.1f} MB")
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.distinct_users and 10000 in sizes:
+        source = os.path.join(root, DOMAIN, "bench10000", "INBOX")
+        users += make_distinct(root, args.distinct_users, source)
+        print(f"fixture: {args.distinct_users} users distinct0..: "
+              f"hard-linked copies of {source}")
     if args.huge_mb > 0:
         inbox, size = make_huge(root, args.huge_mb, pool)
         users.append(f"huge@{DOMAIN}")

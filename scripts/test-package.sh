@@ -60,7 +60,10 @@ exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 read -r -a command <<<"$exec_start"
 [ "${command[0]}" = /usr/sbin/pop3d ] || fail "ExecStart names ${command[0]}"
 mkdir -p "$work/Personal/example.org/alice/INBOX/"{cur,new,tmp}
-printf 'alice@example.org:{PLAIN}package-test::::::\n' >"$work/passwd"
+# A hashed secret: the login loads pop3d-crypto.so from the package's
+# private directory (a plaintext one would not need it).
+[ -n "$(dpkg -L pop3d | grep '/pop3d/pop3d-crypto\.so$')" ] || fail "pop3d-crypto.so not installed"
+printf 'alice@example.org:{SHA512-CRYPT}%s::::::\n' "$(openssl passwd -6 package-test)" >"$work/passwd"
 printf 'Subject: installed\n\nserved by the installed package\n' \
     >"$work/Personal/example.org/alice/INBOX/new/1700000000.M1P1.host"
 chmod 755 "$work"

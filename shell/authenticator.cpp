@@ -9,9 +9,9 @@
 // costliest secret, so CPU, memory and hash-slot waits look like a real
 // user's; and every verification holds one of the machine-wide hash slots.
 #include <chrono>
+#include <cstring>
 #include <thread>
 
-#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include "authenticator.hpp"
@@ -185,7 +185,7 @@ AuthResult Authenticator::check_cram(std::string_view user,
 }
 
 AuthResources::~AuthResources() {
-    if (server_secret) OPENSSL_cleanse(server_secret->data(), server_secret->size());
+    if (server_secret) ::explicit_bzero(server_secret->data(), server_secret->size());
 }
 
 AuthResources open_auth_resources(const Options& options, const Log& log) {

@@ -496,6 +496,13 @@ bool Maildir::take_listing(MaildirIndex& index) {
                   "offsets into the index's text must fit a NameRef");
     static_assert(MaildirIndex::k_max_name_octets <= UINT16_MAX,
                   "index name lengths must fit a NameRef");
+    // One allocation each instead of a doubling series of copies (a tenth
+    // of a 10,000-message session's CPU): at most one entry per line; the
+    // UIDLs, mostly the base names, fit in the text's size (a hint only).
+    const auto lines = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
+    names.reserve(lines);
+    file_sizes.reserve(lines);
+    snapshot.reserve(lines, content.size());
     const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
         const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
         names.push_back({static_cast<std::uint32_t>(offset),

@@ -1,12 +1,11 @@
 // passwd-file lookup: read the whole file with POSIX calls (so errors carry
 // errno), then parse it line by line with the pure core parser.
 #include "passwd_file.hpp"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "crypto_primitives.hpp"
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,10 +55,10 @@ tl::expected<std::string, std::error_code> read_file_at(int dir, const std::stri
         }
         content.append(buffer, static_cast<std::size_t>(got));
     }
-    OPENSSL_cleanse(buffer, sizeof buffer);
+    ::explicit_bzero(buffer, sizeof buffer);
     ::close(fd);
     if (error) {
-        OPENSSL_cleanse(content.data(), content.size());
+        ::explicit_bzero(content.data(), content.size());
         return tl::make_unexpected(error);
     }
     return content;
@@ -98,7 +97,7 @@ bool same_user(std::string_view field, std::string_view user)
 
 } // namespace
 
-PasswdFile::~PasswdFile() { OPENSSL_cleanse(content_.data(), content_.size()); }
+PasswdFile::~PasswdFile() { ::explicit_bzero(content_.data(), content_.size()); }
 
 tl::expected<PasswdFile, std::error_code> PasswdFile::read(std::string path)
 {
@@ -204,13 +203,7 @@ void PasswdFile::for_each_secret(
 
 std::string PasswdFile::digest() const
 {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(content_.data(), content_.size(), digest, &size, EVP_sha256(),
-               nullptr);
-    std::string out(reinterpret_cast<char*>(digest), size);
-    OPENSSL_cleanse(digest, sizeof digest);
-    return out;
+    return sha256(content_);
 }
 
 tl::expected<std::optional<pop3::core::PasswdEntry>, std::error_code>

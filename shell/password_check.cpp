@@ -4,6 +4,7 @@
 // name may carry an encoding suffix (".HEX", ".B64", ".BASE64"); unsalted
 // digests stored in base64 are also accepted as hex when the length fits.
 #include "password_check.hpp"
+#include "password_scheme.hpp"
 #include "sasl_crypto.hpp"
 
 #include <algorithm>
@@ -22,27 +23,7 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-enum class Encoding { none, base64, hex };
-
-struct SchemeName {
-    std::string_view base;
-    std::optional<Encoding> encoding; // nullopt: an unknown suffix
-    bool suffixed = false;
-};
-
-SchemeName split_scheme(std::string_view scheme)
-{
-    const auto dot = scheme.rfind('.');
-    if (dot == std::string_view::npos)
-        return {scheme, Encoding::none, false};
-    const auto suffix = scheme.substr(dot + 1);
-    std::optional<Encoding> encoding;
-    if (suffix == "HEX")
-        encoding = Encoding::hex;
-    else if (suffix == "B64" || suffix == "BASE64")
-        encoding = Encoding::base64;
-    return {scheme.substr(0, dot), encoding, true};
-}
+using Encoding = SecretEncoding;
 
 // Wipes a buffer that held a password or derived material.
 template <typename Container> void wipe(Container& c)
@@ -168,19 +149,12 @@ bool constant_time_equal(const unsigned char* a, const unsigned char* b,
     return CRYPTO_memcmp(a, b, size) == 0;
 }
 
-// Equal strings, without leaking where they first differ or (by hashing
-// both first) how long the stored one is.
+// Equal strings, without leaking where they first differ or how long the
+// stored one is (plaintext_equal; pop3d compares unencoded plaintext
+// secrets the same way without this library, crypto_module.hpp).
 Verdict plaintext_verdict(std::string_view stored, std::string_view given)
 {
-    auto a = digest(EVP_sha256(), {stored});
-    auto b = digest(EVP_sha256(), {given});
-    if (!a || !b)
-        return Verdict::unsupported;
-    const bool same = a->size() == b->size() &&
-                      constant_time_equal(a->data(), b->data(), a->size());
-    wipe(*a);
-    wipe(*b);
-    return same ? Verdict::match : Verdict::mismatch;
+    return plaintext_equal(stored, given) ? Verdict::match : Verdict::mismatch;
 }
 
 std::optional<std::string> decoded_plaintext(const SchemeName& scheme,
@@ -199,17 +173,6 @@ std::optional<std::string> decoded_plaintext(const SchemeName& scheme,
     return text;
 }
 
-bool is_plaintext_scheme(std::string_view base)
-{
-    return base == "PLAIN" || base == "CLEAR" || base == "CLEARTEXT";
-}
-
-bool is_crypt_scheme(std::string_view base)
-{
-    return base == "CRYPT" || base == "DES-CRYPT" || base == "MD5" ||
-           base == "MD5-CRYPT" || base == "SHA256-CRYPT" ||
-           base == "SHA512-CRYPT" || base == "BLF-CRYPT";
-}
 
 // crypt(3) family: the stored hash is its own setting; hashing the password
 // with it must reproduce it exactly.
@@ -317,22 +280,6 @@ std::string to_lower_hex(const Bytes& bytes)
 
 } // namespace
 
-bool scheme_known(std::string_view name)
-{
-    const auto scheme = split_scheme(name);
-    if (!scheme.encoding)
-        return false;
-    if (is_plaintext_scheme(scheme.base))
-        return true;
-    for (const auto& digest_scheme : k_digest_schemes)
-        if (digest_scheme.name == scheme.base)
-            return true;
-    if (scheme.suffixed)
-        return false;
-    return is_crypt_scheme(scheme.base) || scheme.base == "ARGON2I" ||
-           scheme.base == "ARGON2ID" || scheme.base == "SCRAM-SHA-1" ||
-           scheme.base == "SCRAM-SHA-256" || scheme.base == "CRAM-MD5";
-}
 
 Verdict verify_password(const pop3::core::PasswdEntry& entry,
                         std::string_view password)
@@ -376,57 +323,6 @@ Verdict verify_password(const pop3::core::PasswdEntry& entry,
     return Verdict::unsupported;
 }
 
-namespace {
-
-// The decimal number after `key` in `text` (e.g. "m=" in an Argon2
-// string, "rounds=" in a SHA-crypt one), if any; capped, never overflows.
-std::optional<std::uint64_t> number_after(std::string_view text,
-                                          std::string_view key)
-{
-    const auto at = text.find(key);
-    if (at == std::string_view::npos)
-        return std::nullopt;
-    std::uint64_t value = 0;
-    std::size_t i = at + key.size();
-    bool any = false;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-        value = std::min<std::uint64_t>(value * 10 + static_cast<unsigned>(text[i] - '0'),
-                                        std::uint64_t{1} << 40);
-        any = true;
-    }
-    if (!any)
-        return std::nullopt;
-    return value;
-}
-
-} // namespace
-
-std::uint64_t estimated_cost(std::string_view scheme, std::string_view secret)
-{
-    const auto base = split_scheme(scheme).base;
-    if (base == "ARGON2I" || base == "ARGON2ID") {
-        const auto m = number_after(secret, "m=").value_or(65536);
-        const auto t = number_after(secret, "t=").value_or(3);
-        return m * t;
-    }
-    if (base == "SCRAM-SHA-1" || base == "SCRAM-SHA-256")
-        return number_after(secret, "").value_or(4096); // "iterations,..."
-    if (!is_crypt_scheme(base))
-        return 1; // plaintext and digests: microseconds
-    if (secret.starts_with("$2")) { // bcrypt: $2y$NN$
-        const auto cost = number_after(secret.substr(secret.find('$', 1) + 1), "")
-                              .value_or(10);
-        return std::uint64_t{70} << std::min<std::uint64_t>(cost, 31);
-    }
-    if (secret.starts_with("$5$") || secret.starts_with("$6$"))
-        return number_after(secret, "rounds=").value_or(5000);
-    if (secret.starts_with("$y$") || secret.starts_with("$gy$") ||
-        secret.starts_with("$7$"))
-        return 30000; // yescrypt/scrypt at libxcrypt's defaults
-    if (secret.starts_with("$1$"))
-        return 300;
-    return 10; // DES
-}
 
 std::optional<std::string>
 plaintext_secret(const pop3::core::PasswdEntry& entry)

@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 namespace pop3::shell {
 namespace {
 std::string errno_text() { return std::strerror(errno); }
@@ -40,10 +38,10 @@ tl::expected<std::string, std::string> read_server_secret(const std::string& pat
     if (error.empty() && size > k_max_server_secret_size)
         error = "too long: more than " + std::to_string(k_max_server_secret_size) + " octets";
     if (!error.empty()) {
-        OPENSSL_cleanse(secret.data(), secret.size());
+        ::explicit_bzero(secret.data(), secret.size());
         return tl::unexpected(error);
     }
-    OPENSSL_cleanse(secret.data() + size, secret.size() - size);
+    ::explicit_bzero(secret.data() + size, secret.size() - size);
     secret.resize(size);
     return secret;
 }
@@ -56,7 +54,7 @@ tl::expected<void, std::string> make_server_secret(const std::string& path) {
     const int fd = ::open(path.c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        OPENSSL_cleanse(bytes, sizeof bytes);
+        ::explicit_bzero(bytes, sizeof bytes);
         if (errno == EEXIST) return tl::unexpected(path + " exists; not overwritten");
         return tl::unexpected(path + ": " + errno_text());
     }
@@ -73,7 +71,7 @@ tl::expected<void, std::string> make_server_secret(const std::string& path) {
         written += static_cast<std::size_t>(n);
     }
     if (error.empty() && ::fsync(fd) != 0) error = errno_text();
-    OPENSSL_cleanse(bytes, sizeof bytes);
+    ::explicit_bzero(bytes, sizeof bytes);
     if (::close(fd) != 0 && error.empty()) error = errno_text();
     if (!error.empty()) {
         ::unlink(path.c_str()); // half a secret is worse than none

@@ -7,8 +7,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include <openssl/rand.h>
-
+#include "crypto_primitives.hpp"
 #include "pop3/core/command.hpp"
 #include "privileges.hpp"
 #include "session_runner.hpp"
@@ -24,7 +23,7 @@ namespace {
 std::string random_seed() {
     unsigned char bytes[12] = {};
     if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-        RAND_bytes(bytes, sizeof bytes);
+        random_octets(bytes, sizeof bytes);
     static constexpr char k_hex[] = "0123456789abcdef";
     std::string out;
     for (auto b : bytes) {

@@ -55,6 +55,10 @@ void render_to(const Response& response, std::string& out) {
         out.resize(line_start + k_max_response_line - 2);
     out += "\r\n";
     if (!response.multiline) return;
+    // One allocation for the whole body, not a doubling series of copies.
+    std::size_t body = 3;
+    for (const auto& line : response.body) body += line.size() + 3;
+    out.reserve(out.size() + body);
     for (const auto& line : response.body) {
         if (!line.empty() && line[0] == '.') out += '.';
         out += line;
