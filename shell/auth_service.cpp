@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "auth_service.hpp"
@@ -32,9 +33,11 @@ std::string apop_banner() {
     clock_gettime(CLOCK_REALTIME, &now);
     auto nanoseconds = static_cast<unsigned long long>(now.tv_sec) * 1000000000ULL +
                        static_cast<unsigned long long>(now.tv_nsec);
+    unsigned char bytes[8] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+        RAND_bytes(bytes, sizeof bytes);
     std::uint64_t draw = 0;
-    if (::getrandom(&draw, sizeof draw, 0) != static_cast<ssize_t>(sizeof draw))
-        RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
+    for (auto b : bytes) draw = draw << 8 | b;
     std::string random = std::to_string(draw % 10000000000ULL);
     random.insert(0, 10 - random.size(), '0');
     return "<" + std::to_string(::getpid()) + "." + std::to_string(nanoseconds) + random +

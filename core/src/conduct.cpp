@@ -528,6 +528,8 @@ std::string encode(const Conduct& c) {
 }
 
 tl::expected<Conduct, std::string> decode(std::string_view text) {
+    if (!text.empty() && text.back() == ' ') // one canonical form only
+        return tl::unexpected(std::string("conduct: trailing space"));
     Reader r{text, {}};
     Conduct c;
     if (r.get(UINT64_MAX, "form") != k_form && r.error.empty())

@@ -386,6 +386,7 @@ TEST_CASE("the hand-over form decodes to the same conduct, and junk is refused",
     CHECK(wire.find("PASS") == std::string::npos);
     CHECK_FALSE(decode(""));
     CHECK_FALSE(decode(wire + " 1"));
+    CHECK_FALSE(decode(wire + " "));
     CHECK_FALSE(decode("3" + wire.substr(1)));
     CHECK_FALSE(decode(wire.substr(0, wire.size() - 2)));
     CHECK_FALSE(decode("01" + wire.substr(1)));
