@@ -4,6 +4,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/catch.h>
 
+#include "pop3/core/conduct.hpp"
 #include "pop3/core/framing.hpp"
 #include "pop3/core/ip_address.hpp"
 #include "pop3/core/privsep_wire.hpp"
@@ -17,6 +18,27 @@ rc::Gen<std::string> bytes() {
     // Arbitrary octets, NUL, ',' and ':' included: netstrings carry anything.
     return rc::gen::oneOf(rc::gen::arbitrary<std::string>(),
                           rc::gen::element<std::string>("", ",", ":", "0:,", "a\0b", "1:x,"));
+}
+
+// A conduct part as the login process sends it: none, or the encoding of
+// a fold over a few lines (decode_request refuses anything else).
+rc::Gen<std::string> conduct_part() {
+    return rc::gen::oneOf(
+        rc::gen::just(std::string()),
+        rc::gen::map(rc::gen::container<std::vector<std::string>>(
+                         rc::gen::element<std::string>("CAPA", "USER a", "RETR 0", "XTND", "")),
+                     [](const std::vector<std::string>& lines) {
+                         auto c = conduct::answered(conduct::start(), ok("<1.2@h> ready"));
+                         for (const auto& text : lines) {
+                             conduct::Line line;
+                             line.text = text;
+                             line.octets = text.size() + 2;
+                             line.where.phase = conduct::Phase::authorization;
+                             c = conduct::observe(std::move(c), line);
+                             c = conduct::answered(std::move(c), err("no"));
+                         }
+                         return conduct::encode(c);
+                     }));
 }
 
 rc::Gen<Mechanism> scram_mechanism() {
@@ -47,7 +69,8 @@ rc::Gen<Request> request() {
                          return ScramProof{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
                      }),
         rc::gen::map(rc::gen::tuple(rc::gen::nonEmpty(bytes()), rc::gen::arbitrary<bool>(),
-                                    bytes(), rc::gen::arbitrary<std::uint64_t>(), bytes()),
+                                    bytes(), rc::gen::arbitrary<std::uint64_t>(),
+                                    conduct_part()),
                      [](auto t) -> Request {
                          return Handoff{std::get<0>(t), std::get<1>(t), std::get<2>(t),
                                         std::get<3>(t), std::get<4>(t)};
@@ -169,6 +192,15 @@ TEST_CASE("privsep parsing refuses non-canonical numbers and lengths", "[privsep
     CHECK(!decode_request("7:HANDOFF,1:a,1:2,0:,1:0,0:,").has_value());
     CHECK(decode_request("7:HANDOFF,1:a,1:1,0:,1:0,0:,").has_value());
     CHECK(!decode_request("7:HANDOFF,1:a,1:1,0:,1:0,").has_value()); // no conduct field
+    // The conduct part comes from the unprivileged login process: decoded
+    // strictly here, before the monitor or the mail process uses it.
+    const std::string part = conduct::encode(conduct::start());
+    CHECK(decode_request("7:HANDOFF,1:a,1:1,0:,1:0," + std::to_string(part.size()) + ":" +
+                         part + ",")
+              .has_value());
+    auto junk = decode_request("7:HANDOFF,1:a,1:1,0:,1:0,3:2 x,");
+    REQUIRE(!junk.has_value());
+    CHECK(junk.error().find("HANDOFF: conduct:") == 0);
     CHECK(!decode_answer("7:VERDICT,8:accepted,0:,0:,0:,").has_value());
     CHECK(!decode_answer("7:VERDICT,8:rejected,0:,10:4294967296,0:,").has_value());
     CHECK(!decode_request(std::string(k_max_privsep_message + 1, 'x')).has_value());

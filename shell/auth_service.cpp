@@ -2,9 +2,12 @@
 // StoredKey and ServerKey stay here: the login process gets only the salt
 // and iteration count, and sends the proof back to be checked, so no
 // process that handles client bytes holds a key.
+#include <openssl/rand.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "auth_service.hpp"
@@ -21,10 +24,10 @@ namespace core = pop3::core;
 namespace privsep = pop3::core::privsep;
 
 // RFC 1939 section 7 APOP: "<process-ID.clock@hostname>", two parts as in
-// the RFC's example (Perl's Mail::Box accepts no other shape), unique per
-// session: processes alive at once have different pids, and a pid is
-// reused only after its process has exited, so after its clock was read;
-// the clock is nanoseconds since the epoch, which a later reading exceeds.
+// the RFC's example (Perl's Mail::Box accepts no other shape). The clock
+// (nanoseconds) can step back (NTP, a restored VM) and a pid is reused, so
+// ten random digits follow it in the second part: a repeat needs the same
+// pid, clock reading and 1-in-10^10 draw.
 std::string apop_banner() {
     char host[256] = "localhost";
     ::gethostname(host, sizeof host - 1);
@@ -32,8 +35,15 @@ std::string apop_banner() {
     clock_gettime(CLOCK_REALTIME, &now);
     auto nanoseconds = static_cast<unsigned long long>(now.tv_sec) * 1000000000ULL +
                        static_cast<unsigned long long>(now.tv_nsec);
-    return "<" + std::to_string(::getpid()) + "." + std::to_string(nanoseconds) + "@" +
-           host + ">";
+    unsigned char bytes[8] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+        RAND_bytes(bytes, sizeof bytes);
+    std::uint64_t draw = 0;
+    for (auto b : bytes) draw = draw << 8 | b;
+    std::string random = std::to_string(draw % 10000000000ULL);
+    random.insert(0, 10 - random.size(), '0');
+    return "<" + std::to_string(::getpid()) + "." + std::to_string(nanoseconds) + random +
+           "@" + host + ">";
 }
 
 // What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a

@@ -60,7 +60,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
     : options_(options), log_(log), transport_(transport), started_(started),
       auth_(&auth), tls_(tls) {
     set_config(offer);
-    if (options_.conduct_report) conduct_ = core::conduct::start(config_.tls_available);
+    if (options_.conduct_report) conduct_ = core::conduct::start();
 }
 
 SessionRunner::SessionRunner(const Options& options, const Log& log,
@@ -76,7 +76,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
         auto before = core::conduct::decode(handoff.conduct);
         if (!before) log_.error("conduct report: the login process's part is lost: " +
                                 before.error());
-        conduct_ = before ? std::move(*before) : core::conduct::start(config_.tls_available);
+        conduct_ = before ? std::move(*before) : core::conduct::start();
     }
     // Where the login process's core stood when it handed over: the
     // credentials are verified and the mailbox is to be opened.
@@ -354,6 +354,8 @@ void SessionRunner::send_message(const core::SendMessage& send) {
 // pipelined after STLS is discarded (never executed), then the handshake.
 void SessionRunner::start_tls() {
     transport_.flush();
+    if (conduct_ && !framer_.held().bytes.empty())
+        conduct_ = core::conduct::discarded_after_stls(std::move(*conduct_));
     framer_.clear();
     if (transport_.broken() || tls_ == nullptr) {
         feed(core::Event{core::TlsFailed{"connection lost"}});
@@ -418,7 +420,9 @@ void SessionRunner::report_conduct(const std::string& why) {
     End end = why == "closed"                 ? End::closed_by_server
               : why == "client disconnected"  ? End::client_disconnected
               : why == "terminated by signal" ? End::terminated
-                                              : End::timeout;
+              : why == "idle timeout"         ? End::timeout
+              : why == "write timeout"        ? End::stopped_reading
+                                              : End::time_limit;
     conduct_ = core::conduct::ended(std::move(*conduct_), end);
     for (const auto& line : core::conduct::report(*conduct_)) log_.line(line);
 }
@@ -514,7 +518,10 @@ SessionRunner::Outcome SessionRunner::run() {
     if (handed_off_) return {0, std::move(handed_off_)}; // the mail process goes on
     transport_.flush();
     transport_.close_tls();
-    if (transport_.broken() && why == "closed") why = "client disconnected";
+    if (transport_.broken() && why == "closed")
+        why = !transport_.write_timed_out() ? "client disconnected"
+              : transport_.past_deadline()  ? timeout_reason()
+                                            : "write timeout";
     report_conduct(why);
     log_.line("session end (" + why + "): retrieved " +
               std::to_string(retrieved_) + " (" +

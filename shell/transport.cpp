@@ -70,6 +70,7 @@ std::size_t Transport::tls_write_some(std::string_view pending) {
                  static_cast<short>(io.want == TlsSession::Want::read ? POLLIN : POLLOUT), 0};
         int ready = ::poll(&p, 1, capped(write_timeout_ms_));
         if (ready < 0 && errno == EINTR) continue;
+        if (ready == 0) write_timed_out_ = true;
         if (ready <= 0) break;
     }
     broken_ = true;
@@ -145,6 +146,7 @@ std::size_t Transport::write_some(std::string_view pending) {
             pollfd p{out_fd_, POLLOUT, 0};
             int ready = ::poll(&p, 1, capped(write_timeout_ms_));
             if (ready < 0 && errno == EINTR) continue;
+            if (ready == 0) write_timed_out_ = true;
             if (ready <= 0) break; // timed out (or poll failed): give up
         }
         wait = true;

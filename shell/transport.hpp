@@ -30,6 +30,9 @@ public:
     // Writes everything queued. False once the client has gone.
     bool flush();
     [[nodiscard]] bool broken() const { return broken_; }
+    // Broken because a write waited its whole timeout (the client stopped
+    // reading), not because the connection failed.
+    [[nodiscard]] bool write_timed_out() const { return write_timed_out_; }
 
     // Hardening (issue 7): a client that stops reading must not hold pop3d
     // forever. Each write waits at most `ms` for the client to make room
@@ -65,6 +68,7 @@ private:
     std::string out_;
     char in_[4096]{}; // zeroed: cppcheck uninitMemberVar (issue 7)
     bool broken_ = false;
+    bool write_timed_out_ = false;
     int write_timeout_ms_ = 600'000;
     std::chrono::steady_clock::time_point deadline_ =
         std::chrono::steady_clock::time_point::max();

@@ -7,6 +7,7 @@
 #include "pop3/core/ascii.hpp"
 #include "pop3/core/command.hpp"
 #include "pop3/core/conduct.hpp"
+#include "pop3/core/limits.hpp"
 
 namespace pop3::core::conduct {
 namespace {
@@ -47,8 +48,9 @@ struct Rule {
 };
 // Indexed by Kind.
 constexpr Rule k_rules[] = {
-    {true, "message number 0: messages are numbered from 1 (RFC 1939 section 5)"},
-    {true, "message number beyond the mailbox's messages (RFC 1939 section 5)"},
+    {true, "message number 0: messages are numbered from 1 (RFC 1939 section 4)"},
+    {true, "message number beyond the mailbox's messages, numbered 1 to n "
+           "(RFC 1939 section 4)"},
     {true, "command in the wrong state: STAT, LIST, RETR, DELE, NOOP, RSET, TOP, UIDL "
            "only in TRANSACTION, USER, PASS, APOP, AUTH, STLS only in AUTHORIZATION "
            "(RFC 1939 sections 4 and 5, RFC 2595 section 4, RFC 5034 section 4)"},
@@ -59,13 +61,20 @@ constexpr Rule k_rules[] = {
            "named, are obsolete: RFC 1725, RFC 1081)"},
     {true, "empty line (RFC 1939 section 3: a keyword, then arguments)"},
     {true, "line over 255 octets with its CRLF (RFC 2449 section 4)"},
+    {false, "SASL response line over 12288 octets with its CRLF, pop3d's bound "
+            "(RFC 5034 section 4 lets a server bound it)"},
     {true, "line ended by a bare LF, not CRLF (RFC 1939 section 3)"},
     {true, "command sent before the previous answer, without PIPELINING in CAPA "
            "(RFC 2449 section 6.6)"},
-    {true, "plaintext credentials (USER/PASS, AUTH PLAIN/LOGIN) before STLS, which "
-           "was offered (RFC 2595 section 2.3, RFC 5034 section 6)"},
+    {true, "commands sent after STLS before its answer and the TLS negotiation, "
+           "discarded unread (RFC 2595 section 4: the client \"MUST NOT issue "
+           "further commands until a server response is seen and the TLS "
+           "negotiation is complete\")"},
     {true, "the session ended without QUIT, so nothing marked deleted was removed "
            "(RFC 1939 section 6)"},
+    {false, "plaintext credentials (USER/PASS, AUTH PLAIN/LOGIN) in the clear after "
+            "CAPA listed STLS; allowed here, a site may refuse them (RFC 2595 "
+            "section 2.3, RFC 5034 section 6)"},
     {false, "TOP used without CAPA listing it (RFC 2449 section 6.1; optional in "
             "RFC 1939 section 7)"},
     {false, "UIDL used without CAPA listing it (RFC 2449 section 6.8; optional in "
@@ -76,10 +85,12 @@ constexpr Rule k_rules[] = {
             "section 4)"},
 };
 static_assert(std::size(k_rules) == static_cast<std::size_t>(Kind::count_));
+static_assert(k_max_command_line == 255 && k_max_sasl_line == 12288,
+              "the rule texts name these limits");
 
 constexpr std::string_view k_reactions[] = {
     "continued with another command",
-    "retried the same command",
+    "retried the same line",
     "sent QUIT",
     "had already sent its next command (pipelined)",
     "disconnected",
@@ -89,7 +100,9 @@ constexpr std::string_view k_reactions[] = {
 static_assert(std::size(k_reactions) == static_cast<std::size_t>(Reaction::count_));
 
 constexpr std::string_view k_ends[] = {
-    "closed by the server", "client disconnected", "timeout", "server stopped"};
+    "closed by the server", "client disconnected", "idle timeout", "server stopped",
+    "time limit (--session-limit or --login-timeout)",
+    "client stopped reading (a write waited the idle timeout)"};
 
 bool takes_message(std::uint8_t keyword) {
     return keyword == k_list || keyword == k_retr || keyword == k_dele ||
@@ -114,6 +127,20 @@ std::optional<std::uint64_t> decimal(std::string_view text) {
         value = value > (UINT64_MAX - digit) / 10 ? UINT64_MAX : value * 10 + digit;
     }
     return value;
+}
+
+// FNV-1a over the line and its length: equal only for the same line (an
+// overlong line's text is not kept, its length is).
+std::uint64_t line_hash(const Line& line) {
+    std::uint64_t h = 14695981039346656037ULL;
+    auto mix = [&h](unsigned char octet) {
+        h ^= octet;
+        h *= 1099511628211ULL;
+    };
+    for (char ch : line.text) mix(static_cast<unsigned char>(ch));
+    for (std::size_t i = 0; i < sizeof line.octets; ++i)
+        mix(static_cast<unsigned char>(line.octets >> (i * 8)));
+    return h;
 }
 
 Label label_of(std::string_view text) {
@@ -172,6 +199,7 @@ void resolve(Conduct& c, Reaction reaction) {
     ++c.reactions[static_cast<std::size_t>(reaction)];
     if (c.refusals.size() < k_listed_refusals) c.refusals.push_back(r);
     c.pending.reset();
+    c.pending_hash = 0;
 }
 
 bool listed(const Conduct& c, Capability cap) { return (c.advertised & cap) != 0; }
@@ -198,7 +226,9 @@ void judge_command(Conduct& c, const Line& line, const Label& label) {
         numbered = n == 0 || n > line.where.messages;
     }
     if (label.malformed && !numbered) note(c, Kind::malformed, label);
-    if (phase == Phase::authorization && !line.where.tls && c.stls_offered &&
+    // Only after the client saw STLS offered: RFC 2595 section 2.3 is about
+    // what implementations can refuse, not something a client must do.
+    if (phase == Phase::authorization && !line.where.tls && listed(c, cap_stls) &&
         sends_plaintext(k, line.text))
         note(c, Kind::plaintext_before_stls, label);
     if (wrong) return; // reliance on a capability is judged where it applies
@@ -212,7 +242,10 @@ void judge_command(Conduct& c, const Line& line, const Label& label) {
 
 std::string render(const Label& label) {
     if (label.keyword == k_sasl_response) return "a SASL response";
-    if (label.keyword == k_overlong) return "an overlong line";
+    if (label.keyword == k_overlong)
+        return "an overlong line" + (label.arguments > 0
+                                         ? " of " + std::to_string(label.numbers[0]) + " octets"
+                                         : std::string());
     if (label.keyword == k_unknown) return "an unknown command";
     std::string out(k_keywords[label.keyword]);
     for (std::size_t i = 0; i < label.arguments && i < label.numbers.size(); ++i)
@@ -243,22 +276,32 @@ Where where(const SessionState& state) {
     return w;
 }
 
-Conduct start(bool stls_offered) {
-    Conduct c;
-    c.stls_offered = stls_offered;
-    return c;
-}
+Conduct start() { return Conduct{}; }
 
 Conduct observe(Conduct c, const Line& line) {
     if (c.ended) return c;
     ++c.lines;
+    if (line.where.tls && !c.tls) {
+        // RFC 2595 section 4: once TLS has started the client must discard
+        // what CAPA said before it; only a CAPA over TLS counts from here.
+        c.tls = true;
+        c.advertised = 0;
+        c.pipelining_known = false;
+    }
     Label label;
-    if (line.overlong) label.keyword = k_overlong;
-    else if (line.where.phase == Phase::sasl_response) label.keyword = k_sasl_response;
-    else label = label_of(line.text);
+    if (line.overlong) {
+        label.keyword = k_overlong;
+        label.numbers[0] = line.octets;
+        label.arguments = 1;
+    } else if (line.where.phase == Phase::sasl_response) {
+        label.keyword = k_sasl_response;
+    } else {
+        label = label_of(line.text);
+    }
+    const std::uint64_t hash = line_hash(line);
     if (c.pending) {
-        Reaction r = line.pipelined            ? Reaction::pipelined
-                     : label == c.pending->label ? Reaction::retried
+        Reaction r = line.pipelined              ? Reaction::pipelined
+                     : hash == c.pending_hash    ? Reaction::retried
                      : label.keyword == k_quit   ? Reaction::quit
                                                  : Reaction::continued;
         resolve(c, r);
@@ -266,7 +309,10 @@ Conduct observe(Conduct c, const Line& line) {
     if (line.pipelined && !c.pipelining_known)
         note(c, Kind::pipelining_unadvertised, label);
     if (line.bare_lf) note(c, Kind::bare_lf, label);
-    if (line.overlong) note(c, Kind::overlong_line, label);
+    if (line.overlong)
+        note(c, line.where.phase == Phase::sasl_response ? Kind::overlong_sasl_response
+                                                         : Kind::overlong_line,
+             label);
     else if (line.where.phase != Phase::sasl_response) {
         if (line.text.empty()) note(c, Kind::empty_line, label);
         else judge_command(c, line, label);
@@ -274,7 +320,13 @@ Conduct observe(Conduct c, const Line& line) {
     ++c.used[label.keyword];
     c.last = label;
     c.last_ok = false;
+    c.last_hash = hash;
     c.awaiting_answer = true;
+    return c;
+}
+
+Conduct discarded_after_stls(Conduct c) {
+    if (!c.ended) note(c, Kind::pipelined_after_stls, c.last);
     return c;
 }
 
@@ -297,7 +349,11 @@ Conduct answered(Conduct c, const Response& response) {
                 if (name == cap.name) c.advertised |= cap.bit;
         }
     }
-    if (!c.last_ok) c.pending = Refusal{c.lines, c.last, Reaction::continued};
+    if (!c.last_ok) {
+        c.pending = Refusal{c.lines, c.last, Reaction::continued};
+        c.pending_hash = c.last_hash;
+    }
+    c.last_hash = 0; // answered: not needed any longer
     return c;
 }
 
@@ -305,11 +361,14 @@ Conduct ended(Conduct c, End end) {
     if (c.ended) return c;
     c.ended = true;
     c.end = end;
+    // A time limit or a stop ends a session however the client behaves: no
+    // blame for the missing QUIT, and a pending -ERR was not met by silence.
     resolve(c, end == End::client_disconnected ? Reaction::disconnected
                : end == End::timeout           ? Reaction::silent
                                                : Reaction::server_closed);
     bool quit = c.last.keyword == k_quit && c.lines > 0;
-    if (!quit && (end == End::client_disconnected || end == End::timeout))
+    if (!quit && (end == End::client_disconnected || end == End::timeout ||
+                  end == End::stopped_reading))
         note(c, Kind::no_quit, c.last);
     return c;
 }
@@ -430,19 +489,18 @@ struct Reader {
     }
 };
 
-constexpr std::uint64_t k_form = 1; // the hand-over form's version
+constexpr std::uint64_t k_form = 2; // the hand-over form's version
 
 } // namespace
 
 std::string encode(const Conduct& c) {
     Writer w;
     w.put(k_form);
-    w.put(c.stls_offered);
     w.put(c.lines);
     for (auto n : c.used) w.put(n);
     for (bool b : {c.greeting_seen, c.apop_stamp, c.capa_asked}) w.put(b);
     w.put(c.advertised);
-    for (bool b : {c.pipelining_known, c.awaiting_answer}) w.put(b);
+    for (bool b : {c.tls, c.pipelining_known, c.awaiting_answer}) w.put(b);
     w.put(c.last);
     w.put(c.last_ok);
     w.put(c.pending.has_value());
@@ -450,6 +508,7 @@ std::string encode(const Conduct& c) {
         w.put(c.pending->line);
         w.put(c.pending->label);
         w.put(static_cast<std::uint64_t>(c.pending->reaction));
+        w.put(c.pending_hash);
     }
     for (const auto& f : c.findings) {
         w.put(f.count);
@@ -469,22 +528,27 @@ std::string encode(const Conduct& c) {
 }
 
 tl::expected<Conduct, std::string> decode(std::string_view text) {
+    if (!text.empty() && text.back() == ' ') // one canonical form only
+        return tl::unexpected(std::string("conduct: trailing space"));
     Reader r{text, {}};
     Conduct c;
     if (r.get(UINT64_MAX, "form") != k_form && r.error.empty())
         return tl::unexpected(std::string("conduct: unknown form"));
-    c.stls_offered = r.flag("STLS offered");
     c.lines = r.get(UINT64_MAX, "line count");
     for (auto& n : c.used) n = r.get(UINT64_MAX, "command count");
     c.greeting_seen = r.flag("greeting");
     c.apop_stamp = r.flag("timestamp");
     c.capa_asked = r.flag("CAPA");
     c.advertised = static_cast<std::uint32_t>(r.get(127, "capabilities"));
+    c.tls = r.flag("TLS");
     c.pipelining_known = r.flag("PIPELINING");
     c.awaiting_answer = r.flag("awaiting");
     c.last = r.label();
     c.last_ok = r.flag("last answer");
-    if (r.flag("pending")) c.pending = r.refusal();
+    if (r.flag("pending")) {
+        c.pending = r.refusal();
+        c.pending_hash = r.get(UINT64_MAX, "refused line's hash");
+    }
     for (auto& f : c.findings) {
         f.count = r.get(UINT64_MAX, "finding count");
         f.first_line = r.get(UINT64_MAX, "finding line");

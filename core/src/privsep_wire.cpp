@@ -3,6 +3,7 @@
 // length, verb, field count and number is checked before use.
 #include <charconv>
 
+#include "pop3/core/conduct.hpp"
 #include "pop3/core/ip_address.hpp"
 #include "pop3/core/limits.hpp"
 #include "pop3/core/privsep_wire.hpp"
@@ -254,6 +255,11 @@ tl::expected<Request, std::string> decode_request(std::string_view wire) {
         auto discarding = number<std::uint64_t>(f[4], "discard count");
         if (!discarding) return Unexpected(discarding.error());
         if (f[1].empty()) return Unexpected("HANDOFF: empty user");
+        // The login process is not trusted: its conduct part is decoded here,
+        // strictly, before the monitor (root) or the mail process uses it.
+        if (!f[5].empty())
+            if (auto c = conduct::decode(f[5]); !c)
+                return Unexpected("HANDOFF: " + c.error());
         return Handoff{text(1), *tls, text(3), *discarding, text(5)};
     }
     if (verb == "ORIGIN") {

@@ -649,9 +649,9 @@ Step step(SessionState state, const Input& input, const Config& config) {
                 next.apop_banner = config.apop && !c->apop_banner.empty();
                 next.tls = c->tls;
                 next.seed = c->seed;
-                // RFC 1939 section 7's shape, "+OK <stamp> POP3 server
-                // ready": some clients (BusyBox popmaildir) look for the
-                // stamp only right after "+OK ".
+                // RFC 1939 section 7 only asks for the stamp "in its banner
+                // greeting" (its examples put it last); right after "+OK "
+                // because BusyBox popmaildir looks only there.
                 std::string text = "POP3 server ready";
                 if (next.apop_banner) text = c->apop_banner + " " + text;
                 return respond(std::move(next), ok(std::move(text)));

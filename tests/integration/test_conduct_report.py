@@ -3,8 +3,9 @@ what the client did wrong, with the RFC clause, and how it took each -ERR.
 
 Raw socket clients misbehave on purpose (wrong state, message 0 and out of
 range, a retry, a bare LF, an overlong line, pipelining without CAPA,
-USER/PASS before STLS with a certificate configured, silence until the
-timeout, a disconnect without QUIT); Python poplib, a real client, runs a
+USER/PASS in the clear after CAPA listed STLS, commands pipelined after
+STLS, silence until the timeout, a disconnect without QUIT, a client that
+stops reading, the session time limit); Python poplib, a real client, runs a
 well-behaved session and gets a clean report. When the tests run as root
 pop3d splits each session at login (privilege separation), so these also
 check that the report spans the hand-over. Only socketpairs; every wait is
@@ -14,7 +15,9 @@ import os
 import poplib
 import re
 import shutil
+import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -91,11 +94,12 @@ class ConductReport(unittest.TestCase):
         self.assert_has(r, r"^conduct: error: command in the wrong state.*: 1 time, "
                            r"first at line 1 \(STAT\)$")
         self.assert_has(r, r"^conduct: error: message number 0: messages are numbered from 1 "
-                           r"\(RFC 1939 section 5\): 2 times, first at line 4 \(RETR 0\)$")
-        self.assert_has(r, r"^conduct: error: message number beyond the mailbox's messages "
-                           r"\(RFC 1939 section 5\): 2 times, first at line 6 \(DELE 9\)$")
+                           r"\(RFC 1939 section 4\): 2 times, first at line 4 \(RETR 0\)$")
+        self.assert_has(r, r"^conduct: error: message number beyond the mailbox's messages, "
+                           r"numbered 1 to n \(RFC 1939 section 4\): 2 times, first at line "
+                           r"6 \(DELE 9\)$")
         self.assert_has(r, r"^conduct: error: line over 255 octets .*\(RFC 2449 section 4\): "
-                           r"1 time, first at line 8")
+                           r"1 time, first at line 8 \(an overlong line of 307 octets\)$")
         self.assert_has(r, r"^conduct: error: line ended by a bare LF.*\(RFC 1939 section 3\): "
                            r"1 time, first at line 7 \(LIST 1\)$")
         self.assert_has(r, r"^conduct: error: command sent before the previous answer, without "
@@ -107,15 +111,15 @@ class ConductReport(unittest.TestCase):
         self.assert_has(r, r"^conduct: refusal: line 1 \(STAT\) got -ERR; the client "
                            r"continued with another command$")
         self.assert_has(r, r"^conduct: refusal: line 4 \(RETR 0\) got -ERR; the client "
-                           r"retried the same command$")
+                           r"retried the same line$")
         self.assert_has(r, r"^conduct: refusal: line 11 \(RETR 7\) got -ERR; the client "
                            r"disconnected$")
         self.assert_has(r, r"^conduct: refusals 6: continued with another command 4, "
-                           r"retried the same command 1, disconnected 1$")
+                           r"retried the same line 1, disconnected 1$")
         self.assert_has(r, r"^conduct: end: client disconnected$")
         self.assertEqual(r[-1], "conduct: summary: 7 error(s), 1 note(s)")
 
-    def test_plaintext_credentials_before_stls_are_blamed_where_stls_was_offered(self):
+    def test_plaintext_credentials_after_capa_listed_stls_are_a_note(self):
         c = self.session("--tls-cert", self.cert, "--tls-key", self.key)
         self.assertTrue(c.cmd("CAPA").startswith("+OK"))
         self.assertIn("STLS", c.read_multiline())
@@ -123,13 +127,65 @@ class ConductReport(unittest.TestCase):
         self.assertTrue(c.cmd(f"PASS {PASSWORD}").startswith("-ERR"))
         self.assertTrue(c.cmd("QUIT").startswith("+OK"))
         r = self.report(c)
-        self.assert_has(r, r"^conduct: error: plaintext credentials \(USER/PASS, AUTH "
-                           r"PLAIN/LOGIN\) before STLS, which was offered \(RFC 2595 section "
-                           r"2.3, RFC 5034 section 6\): 2 times, first at line 2 \(USER\)$")
+        self.assert_has(r, r"^conduct: note: plaintext credentials \(USER/PASS, AUTH "
+                           r"PLAIN/LOGIN\) in the clear after CAPA listed STLS; allowed here, "
+                           r"a site may refuse them \(RFC 2595 section 2.3, RFC 5034 section "
+                           r"6\): 2 times, first at line 2 \(USER\)$")
+        self.assertFalse(any("error: plaintext" in l for l in r), r)
         self.assert_has(r, r"^conduct: error: PASS not right after a successful USER")
         self.assert_has(r, r"^conduct: refusal: line 3 \(PASS\) got -ERR; the client sent QUIT$")
         self.assert_has(r, r"^conduct: end: QUIT$")
         self.assertFalse(any("without QUIT" in l for l in r), r)
+
+    def test_allowed_plaintext_is_a_note_only_when_the_client_saw_stls(self):
+        tls = ("--tls-cert", self.cert, "--tls-key", self.key, "--allow-plaintext")
+        c = self.session(*tls)
+        self.assertTrue(c.cmd("CAPA").startswith("+OK"))
+        self.assertIn("STLS", c.read_multiline())
+        c.login(ALICE, PASSWORD)
+        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        r = self.report(c)
+        self.assert_has(r, r"^conduct: note: plaintext credentials .*: 2 times")
+        self.assertEqual(r[-1], "conduct: summary: 0 error(s), 1 note(s)")
+        d = self.session(*tls)  # never asked CAPA: never saw STLS offered
+        d.login(ALICE, PASSWORD)
+        self.assertTrue(d.cmd("QUIT").startswith("+OK"))
+        r = self.report(d)
+        self.assertFalse(any("plaintext" in l for l in r), r)
+
+    def test_commands_pipelined_after_stls_are_blamed(self):
+        c = self.session("--tls-cert", self.cert, "--tls-key", self.key)
+        c.send("STLS\r\nNOOP\r\n")  # one write: NOOP is buffered when STLS runs
+        self.assertTrue(c.readline().startswith("+OK"))
+        r = self.report(c)  # no handshake follows: the session ends
+        self.assert_has(r, r"^conduct: error: commands sent after STLS before its answer and "
+                           r"the TLS negotiation, discarded unread \(RFC 2595 section 4: .*\): "
+                           r"1 time, first at line 1 \(STLS\)$")
+
+    def test_the_session_time_limit_is_not_blamed_on_the_client(self):
+        c = self.session("--session-limit", "2")
+        c.login(ALICE, PASSWORD)
+        self.assertTrue(c.cmd("RETR 9").startswith("-ERR"))  # then the limit, not silence
+        self.assertTrue(c.closed())
+        r = self.report(c)
+        self.assert_has(r, r"^conduct: refusal: line 3 \(RETR 9\) got -ERR; the client none: "
+                           r"the server closed the session$")
+        self.assert_has(r, r"^conduct: end: time limit \(--session-limit or --login-timeout\)$")
+        self.assertFalse(any("without QUIT" in l or "silent" in l for l in r), r)
+
+    def test_a_client_that_stops_reading_is_reported_as_such(self):
+        self.store.deliver(ALICE, b"Subject: big\r\n\r\n" + (b"z" * 99 + b"\r\n") * 80_000)
+        c = self.session("--timeout", "1")
+        c.login(ALICE, PASSWORD)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.send("RETR 3\r\n")  # 8 MB, and never read
+        c.proc.wait(timeout=TIMEOUT)
+        log = c.proc.stderr.read().decode(errors="replace")
+        self.assertIn("session end (write timeout)", log)
+        conduct = [l for l in log.splitlines() if "conduct: " in l]
+        self.assertTrue(any(l.endswith("conduct: end: client stopped reading (a write waited "
+                                       "the idle timeout)") for l in conduct), log)
+        self.assertTrue(any("error: the session ended without QUIT" in l for l in conduct), log)
 
     def test_silence_after_a_refusal_is_told(self):
         c = self.session("--timeout", "1")
@@ -140,7 +196,7 @@ class ConductReport(unittest.TestCase):
         self.assertFalse(any("hello" in l for l in r), r)
         self.assert_has(r, r"^conduct: refusal: line 1 \(an unknown command\) got -ERR; the "
                            r"client went silent until the timeout$")
-        self.assert_has(r, r"^conduct: end: timeout$")
+        self.assert_has(r, r"^conduct: end: idle timeout$")
 
     def test_poplib_well_behaved_session_gets_a_clean_report(self):
         c = spawn_stdio(self.store, "--conduct-report")

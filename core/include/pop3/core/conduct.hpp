@@ -26,11 +26,12 @@ struct Where {
 [[nodiscard]] Where where(const SessionState& state);
 
 // One client line as the shell framed it. `text` is never kept (it may be
-// a password or SASL data): only the keyword and message numbers are.
+// a password or SASL data): only the keyword and message numbers are, and
+// a hash of the line while its answer may be a -ERR, to tell a retry.
 struct Line {
     std::string_view text;  // without its line end; empty when overlong
     bool overlong = false;  // over line_limit(), discarded unread
-    std::size_t octets = 0; // length, its line end included
+    std::size_t octets = 0; // length, its line end included (when seen)
     bool bare_lf = false;   // ended in LF alone, not CRLF
     bool pipelined = false; // was buffered before the previous answer went out
     Where where;
@@ -40,8 +41,10 @@ struct Line {
 enum class End : std::uint8_t {
     closed_by_server, // after QUIT, or a -ERR that ends the session
     client_disconnected,
-    timeout,          // idle timeout or a time limit
+    timeout,          // the idle timeout: the client said nothing
     terminated,       // SIGTERM/SIGHUP
+    time_limit,       // --session-limit or --login-timeout, however busy
+    stopped_reading,  // a write waited the idle timeout: the client read nothing
 };
 
 // A command line's keyword and message numbers, safe to log ("RETR 0").
@@ -56,7 +59,7 @@ struct Label {
 // What the client did after a -ERR.
 enum class Reaction : std::uint8_t {
     continued,     // a different command next
-    retried,       // the same command (keyword and numbers) again
+    retried,       // the same line again, octet for octet
     quit,          // QUIT next
     pipelined,     // its next command was already sent before the -ERR
     disconnected,  // closed the connection
@@ -67,7 +70,7 @@ enum class Reaction : std::uint8_t {
 
 // Kinds of finding; each has its RFC clause and a severity in conduct.cpp.
 enum class Kind : std::uint8_t {
-    message_zero,       // RFC 1939 section 5
+    message_zero,       // RFC 1939 section 4
     message_out_of_range,
     wrong_state,        // RFC 1939 sections 4 and 5
     pass_without_user,  // RFC 1939 section 7
@@ -76,11 +79,13 @@ enum class Kind : std::uint8_t {
     unknown_command,
     empty_line,
     overlong_line,      // RFC 2449 section 4
+    overlong_sasl_response, // pop3d's bound (RFC 5034 section 4)
     bare_lf,            // RFC 1939 section 3
     pipelining_unadvertised, // RFC 2449 section 6.6
-    plaintext_before_stls,   // RFC 2595 section 2.3, RFC 5034 section 6
+    pipelined_after_stls,    // RFC 2595 section 4
     no_quit,            // RFC 1939 section 6
-    top_without_capa,   // RFC 2449 section 6.1 (notes from here)
+    plaintext_before_stls,   // a note: RFC 2595 section 2.3 is site policy
+    top_without_capa,   // RFC 2449 section 6.1
     uidl_without_capa,  // RFC 2449 section 6.8
     user_without_capa,  // RFC 2449 section 6.2
     stls_without_capa,  // RFC 2595 section 4
@@ -107,18 +112,22 @@ inline constexpr std::size_t k_listed_refusals = 20;
 
 // The folded conduct. Bounded in size whatever the session's length.
 struct Conduct {
-    bool stls_offered = false; // a certificate was configured (STLS before TLS)
     std::uint64_t lines = 0;
     std::array<std::uint64_t, 24> used{}; // per keyword
     bool greeting_seen = false;
     bool apop_stamp = false;   // the greeting carried a timestamp
     bool capa_asked = false;   // a CAPA was answered +OK
-    std::uint32_t advertised = 0; // capabilities any CAPA listed (bits)
+    std::uint32_t advertised = 0; // capabilities CAPA listed (bits), since TLS
+    bool tls = false;             // TLS was active at the last line
     bool pipelining_known = false; // PIPELINING known before the last answer
     bool awaiting_answer = false;  // the last line has no answer yet
     Label last;
     bool last_ok = false;
+    // FNV-1a of the last line until its answer, kept only to tell a retry
+    // (never logged, never handed over: it may be a password's line).
+    std::uint64_t last_hash = 0;
     std::optional<Refusal> pending; // a -ERR whose reaction is not yet known
+    std::uint64_t pending_hash = 0; // the refused line's hash
     std::array<Finding, static_cast<std::size_t>(Kind::count_)> findings{};
     std::vector<Refusal> refusals; // the first k_listed_refusals
     std::array<std::uint64_t, static_cast<std::size_t>(Reaction::count_)> reactions{};
@@ -127,11 +136,14 @@ struct Conduct {
     bool operator==(const Conduct&) const = default;
 };
 
-// The fold. `stls_offered`: a certificate is configured, so STLS is offered
-// while the connection is in the clear (RFC 2595 section 4).
-[[nodiscard]] Conduct start(bool stls_offered);
+// The fold.
+[[nodiscard]] Conduct start();
 // A client line, in the state it arrived in.
 [[nodiscard]] Conduct observe(Conduct conduct, const Line& line);
+// STLS was accepted with more input already buffered: the client sent
+// commands before the answer and the handshake, and the server discarded
+// them unread (RFC 2595 section 4).
+[[nodiscard]] Conduct discarded_after_stls(Conduct conduct);
 // A response the server wrote. Only the first after a line answers it; the
 // first before any line is the greeting.
 [[nodiscard]] Conduct answered(Conduct conduct, const Response& response);
@@ -143,7 +155,8 @@ struct Conduct {
 [[nodiscard]] std::vector<std::string> report(const Conduct& conduct);
 
 // The conduct so far as one line of decimal numbers, for the hand-over to
-// the mail process after login, and its strict inverse.
+// the mail process after login, and its strict inverse (the line hash is
+// left out: after a login it is a password's line's).
 [[nodiscard]] std::string encode(const Conduct& conduct);
 [[nodiscard]] tl::expected<Conduct, std::string> decode(std::string_view text);
 
