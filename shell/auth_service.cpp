@@ -2,8 +2,6 @@
 // StoredKey and ServerKey stay here: the login process gets only the salt
 // and iteration count, and sends the proof back to be checked, so no
 // process that handles client bytes holds a key.
-#include <openssl/rand.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include "authenticator.hpp"
 #include "crypto_primitives.hpp"
 #include "passwd_file.hpp"
+#include "random_source.hpp"
 #include "password_scheme.hpp"
 #include "pop3/core/ascii.hpp"
 
@@ -36,8 +35,7 @@ std::string apop_banner() {
     auto nanoseconds = static_cast<unsigned long long>(now.tv_sec) * 1000000000ULL +
                        static_cast<unsigned long long>(now.tv_nsec);
     unsigned char bytes[8] = {};
-    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-        RAND_bytes(bytes, sizeof bytes);
+    fill_random(bytes, sizeof bytes);
     std::uint64_t draw = 0;
     for (auto b : bytes) draw = draw << 8 | b;
     std::string random = std::to_string(draw % 10000000000ULL);

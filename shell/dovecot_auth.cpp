@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -18,6 +17,7 @@
 
 #include "authenticator.hpp"
 #include "pop3/core/ip_address.hpp"
+#include "random_source.hpp"
 
 namespace pop3::shell {
 namespace {
@@ -77,23 +77,6 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
     }
 }
 
-std::string random_hex(std::size_t octets) {
-    unsigned char bytes[16] = {};
-    if (octets > sizeof bytes) octets = sizeof bytes;
-    if (::getrandom(bytes, octets, 0) != static_cast<ssize_t>(octets)) {
-        timespec now{};
-        clock_gettime(CLOCK_REALTIME, &now);
-        for (std::size_t i = 0; i < octets; ++i)
-            bytes[i] = static_cast<unsigned char>(now.tv_nsec >> (i % 4 * 8));
-    }
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < octets; ++i) {
-        out += k_hex[bytes[i] >> 4];
-        out += k_hex[bytes[i] & 15];
-    }
-    return out;
-}
 
 tl::expected<UniqueFd, std::string> connect_unix(const std::string& path) {
     sockaddr_un addr{};

@@ -4,12 +4,11 @@
 #include <chrono>
 #include <csignal>
 
-#include <sys/random.h>
 #include <sys/stat.h>
 
-#include "crypto_primitives.hpp"
 #include "pop3/core/command.hpp"
 #include "privileges.hpp"
+#include "random_source.hpp"
 #include "session_runner.hpp"
 
 namespace pop3::shell {
@@ -20,18 +19,7 @@ volatile std::sig_atomic_t g_terminate = 0;
 
 namespace {
 // 96 random bits as hex: the core derives SASL nonces from it.
-std::string random_seed() {
-    unsigned char bytes[12] = {};
-    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-        random_octets(bytes, sizeof bytes);
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out += k_hex[b >> 4];
-        out += k_hex[b & 15];
-    }
-    return out;
-}
+std::string random_seed() { return random_hex(12); }
 
 // True when both descriptors are the same open connection (stdin and stdout
 // of inetd or tcpserver).

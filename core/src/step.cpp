@@ -650,10 +650,11 @@ Step step(SessionState state, const Input& input, const Config& config) {
                 next.tls = c->tls;
                 next.seed = c->seed;
                 // RFC 1939 section 7 only asks for the stamp "in its banner
-                // greeting" (its examples put it last); right after "+OK "
-                // because BusyBox popmaildir looks only there.
-                std::string text = "POP3 server ready";
-                if (next.apop_banner) text = c->apop_banner + " " + text;
+                // greeting". With APOP the stamp is the whole text: BusyBox
+                // popmaildir looks for it only right after "+OK ", curl only
+                // at the end of the line (its examples put it last).
+                std::string text = next.apop_banner ? c->apop_banner
+                                                    : std::string("POP3 server ready");
                 return respond(std::move(next), ok(std::move(text)));
             },
             [&](Authorization& s) -> Step {
