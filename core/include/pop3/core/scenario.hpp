@@ -53,7 +53,7 @@ struct ScenarioRefuse { // "-ERR [CODE] TEXT": the answer to the next command
     std::string text;
     bool operator==(const ScenarioRefuse&) const = default;
 };
-struct ScenarioCut { // "cut K": the next RETR/TOP ends after K octets, connection closed
+struct ScenarioCut { // "cut K": the next RETR/TOP stops after K octets (half of a shorter message), then the connection closes
     std::uint64_t octets = 0;
     bool operator==(const ScenarioCut&) const = default;
 };
