@@ -4,6 +4,7 @@
 // the way it learns of any other client's (Maildir::refresh, open_message).
 #include "scenario_player.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -92,11 +93,34 @@ tl::expected<std::string, std::string> ScenarioPlayer::name_of(std::uint64_t mes
     if (!mailbox_ || message == 0 || message > mailbox_->size())
         return tl::unexpected("no message " + std::to_string(message) +
                               " in this session's listing; nothing done");
-    auto rel = mailbox_->path_of(static_cast<std::size_t>(message - 1));
-    if (rel.empty())
+    const std::string known(mailbox_->path_of(static_cast<std::size_t>(message - 1)));
+    if (known.empty())
         return tl::unexpected("message " + std::to_string(message) +
                               " is already gone; nothing done");
-    return std::string(rel);
+    // The session may not have seen a rename yet (ours included): where
+    // the name it knows is gone, look for the base name, as it would.
+    if (::faccessat(inbox_.get(), known.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) return known;
+    const std::string base = known.substr(4, known.find(':') == std::string::npos
+                                                 ? std::string::npos
+                                                 : known.find(':') - 4);
+    for (const char* sub : {"cur", "new"}) {
+        UniqueFd dir_fd{::openat(inbox_.get(), sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+        if (!dir_fd) continue;
+        DIR* dir = ::fdopendir(dir_fd.get());
+        if (dir == nullptr) continue;
+        (void)dir_fd.release(); // closedir closes it
+        std::optional<std::string> found;
+        while (const dirent* entry = ::readdir(dir)) {
+            const std::string_view name = entry->d_name;
+            if (name.substr(0, base.size()) == base &&
+                (name.size() == base.size() || name[base.size()] == ':'))
+                found = std::string(sub) + "/" + std::string(name);
+        }
+        ::closedir(dir);
+        if (found) return *found;
+    }
+    return tl::unexpected("message " + std::to_string(message) + " (" + known +
+                          ") is no longer in the Maildir; nothing done");
 }
 
 std::string ScenarioPlayer::expunge(std::uint64_t message) {

@@ -33,3 +33,13 @@ TEST_CASE("malformed Dovecot options are refused with the option named", "[optio
     CHECK_FALSE(parse({"--auth-timeout", "0"}));
     CHECK_FALSE(parse({"--auth-timeout", "3601"}));
 }
+
+TEST_CASE("--scenario takes a file name; main() loads it", "[options]") {
+    auto o = parse({"--scenario", "share/scenarios/slow-server.scenario"});
+    REQUIRE(o);
+    CHECK(o->scenario_file == "share/scenarios/slow-server.scenario");
+    CHECK(o->scenario == nullptr);
+    CHECK(parse({}).value().scenario_file.empty());
+    CHECK_THAT(parse({"--scenario", ""}).error(), Catch::Contains("--scenario: empty file name"));
+    CHECK_THAT(parse({"--scenario"}).error(), Catch::Contains("--scenario: missing value"));
+}
