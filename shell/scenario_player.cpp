@@ -151,7 +151,7 @@ std::string ScenarioPlayer::rename(std::uint64_t message) {
             if (r == std::string::npos) flags += 'R';
             else flags.erase(r, 1);
             std::sort(flags.begin(), flags.end());
-            to = to.substr(0, info + 3) + flags;
+            to.replace(info + 3, std::string::npos, flags);
         }
     }
     if (::renameat(inbox_.get(), rel->c_str(), inbox_.get(), to.c_str()) != 0)
