@@ -496,7 +496,7 @@ MUTATIONS = [
     # --- scenario.cpp: --scenario files ---------------------------------------
     m("scenario-mailbox-action-before-login", S + "scenario.cpp",
       "if (needs_mailbox(*action) && before_login(*trigger))",
-      "if (needs_mailbox(*action) && false)",
+      "if (needs_mailbox(*action) && before_login(*trigger) && !needs_mailbox(*action))",
       "expunge at login is accepted, though no mailbox is open then"),
     m("scenario-rule-fires-twice", S + "scenario.cpp",
       "if (progress.fired[i] || !matches(",
