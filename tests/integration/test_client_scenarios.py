@@ -45,7 +45,7 @@ BEGIN = "<!-- begin: client scenario table (tests/integration/test_client_scenar
 END = "<!-- end: client scenario table -->"
 LOGIN = "client@example.org"
 SECRET = "test pass"
-RUN_TIMEOUT = 20  # seconds for one client run; a client still running is "hung"
+RUN_TIMEOUT = 60  # seconds for one client run (test_real_clients.CLIENT_TIMEOUT); then "hung"
 HARD_TIMEOUT = 120  # the same on the hard mailstore (211 messages, one of 5 MB)
 SCENARIO_ORDER = ["expunge-between-list-and-retr", "dropped-retr",
                   "login-temporary-failure", "slow-server", "imap-client-busy"]
@@ -59,6 +59,15 @@ KNOWN_DEFECTS = {
         "curl takes the closed connection for the end of message 2: it stores "
         "the first 23 octets and reports success (exit 0, %{exitcode} 0), so "
         "the DELE that follows removes the message from the server",
+}
+# Client defects whose outcome depends on timing: the invariants are still
+# checked, the run must not succeed, and the row says "see below".
+UNSTABLE = {
+    ("mpop", "dropped-retr"):
+        "mpop does not notice the connection closed in the middle of message 2: "
+        "it spins at full CPU appending empty lines to the mbox (megabytes a "
+        "second) until it gives up with \"operation aborted\" or is killed, "
+        "which takes 20 to over 60 s here; the next run fetches everything",
 }
 
 _spec = importlib.util.spec_from_file_location(
@@ -380,6 +389,11 @@ class ClientScenarios(Runs):
                                         f"original, e.g. {strangers[0][:300]!r}")
                     if expunged is not None and counts[expunged]:
                         run_failures.append(f"{label}: the expunged message was served")
+                    if (client, scenario) in UNSTABLE:
+                        if status == "ok":
+                            failures.append(f"{label}: the known defect is gone: "
+                                            + UNSTABLE[(client, scenario)])
+                        rows[(client, scenario)] = ["see below"] * 5
                     if (client, scenario) in KNOWN_DEFECTS:
                         if not run_failures:
                             failures.append(f"{label}: the known defect is gone: "
@@ -411,7 +425,7 @@ def render_table(rows):
             lines.append(f"| {CLIENT_NAMES[client]} | {name} | "
                          + " | ".join(rows[(client, scenario)]) + " |")
     lines.append("")
-    for (client, scenario), why in sorted(KNOWN_DEFECTS.items()):
+    for (client, scenario), why in sorted({**KNOWN_DEFECTS, **UNSTABLE}.items()):
         lines.append(f"{CLIENT_NAMES[client]}, `{scenario}`: {why}.")
     return "\n".join(lines) + "\n"
 
