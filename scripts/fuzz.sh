@@ -16,7 +16,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse session passwd_line maildir_name dotstuff sasl privsep_wire proxy_header dovecot_uidlist dovecot_auth)
+    targets=(parse session passwd_line maildir_name dotstuff sasl privsep_wire proxy_header dovecot_uidlist dovecot_auth scenario)
 fi
 jobs=${FUZZ_BUILD_JOBS:-1}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPOP3D_FUZZ=ON \

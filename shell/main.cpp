@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "client_origin.hpp"
 #include "monitor.hpp"
+#include "scenario_player.hpp"
 #include "server_secret.hpp"
 #include "session_runner.hpp"
 
@@ -62,6 +63,17 @@ int main(int argc, char** argv) {
         std::puts("pop3d " POP3D_VERSION);
         return 0;
     }
+    // A test scenario is read before the greeting (and by --check): a
+    // mistake in it is a usage error, never a half-scripted session.
+    if (!options->scenario_file.empty()) {
+        auto scenario = load_scenario(options->scenario_file);
+        if (!scenario) {
+            std::fprintf(stderr, "pop3d: --scenario %s\n", scenario.error().c_str());
+            return 2;
+        }
+        options->scenario =
+            std::make_shared<const pop3::core::Scenario>(std::move(*scenario));
+    }
     // Before anything touches the socket a super-server would pass: the
     // check runs with the very options of the unit or run script.
     if (options->check) return check_configuration(*options, stdout);
@@ -90,6 +102,10 @@ int main(int argc, char** argv) {
     }
     install_signals();
     if (!client.proxied) log.line("session start from " + client.peer);
+    if (options->scenario)
+        log.warning("warning: --scenario " + options->scenario_file + " is on (" +
+                    std::to_string(options->scenario->rules.size()) +
+                    " rules): this session misbehaves on purpose; test stores only");
     // Started as root, the session runs in three processes (monitor.hpp).
     int status = serve_connection(*options, log, in_fd, out_fd, client);
     if (options->socket_fd) ::close(*options->socket_fd);

@@ -91,7 +91,10 @@ std::string usage() {
            "                               even when a certificate is configured\n"
            "  --trace                      log every protocol line (secrets redacted)\n"
            "  --conduct-report             log a report of the client's conduct at the\n"
-           "                               end of each session (for client authors)\n";
+           "                               end of each session (for client authors)\n"
+           "  --scenario FILE              misbehave on purpose as FILE's rules say, to test\n"
+           "                               POP3 clients (docs/clients.md); test stores only,\n"
+           "                               never production: it expunges and delivers mail\n";
 }
 
 tl::expected<Options, std::string>
@@ -232,6 +235,11 @@ parse_options(const std::vector<std::string_view>& args, const EnvLookup& env) {
             o.proxy_from = std::move(*list);
         } else if (arg == "--proxy-tls-terminated" && !has_inline) {
             o.proxy_tls_terminated = true;
+        } else if (arg == "--scenario") {
+            auto v = value("--scenario");
+            if (!v) return tl::unexpected(v.error());
+            if (v->empty()) return tl::unexpected(std::string("--scenario: empty file name"));
+            o.scenario_file = std::string(*v);
         } else if (arg == "--access-rules") {
             auto v = value("--access-rules");
             if (!v) return tl::unexpected(v.error());

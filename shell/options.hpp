@@ -1,6 +1,7 @@
 // Command-line and environment options of pop3d (see docs/pop3d.8).
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "pop3/core/ip_address.hpp"
 #include "pop3/core/limits.hpp"
+#include "pop3/core/scenario.hpp"
 
 namespace pop3::shell {
 
@@ -35,6 +37,10 @@ struct Options {
     std::string tls_cert;           // PEM chain; enables STLS
     std::string tls_key;            // PEM private key
     std::string access_rules;       // --access-rules FILE; empty: none
+    // --scenario FILE: test stores only (scenario_player.hpp); main()
+    // loads it into `scenario` before anything else, exit 2 on an error.
+    std::string scenario_file;
+    std::shared_ptr<const pop3::core::Scenario> scenario;
     // --proxy-from: peers (a balancer) that put a PROXY protocol header
     // before the client's bytes; empty: no header is read from anyone.
     std::vector<pop3::core::IpPrefix> proxy_from;

@@ -1,9 +1,12 @@
 // The session loop. Effects run synchronously, so each event the core asked
 // for is fed back before the next client line is read.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <thread>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "pop3/core/command.hpp"
@@ -74,6 +77,7 @@ SessionRunner::SessionRunner(const Options& options, const Log& log,
 }
 
 void SessionRunner::set_config(const core::privsep::Offer& offer) {
+    if (options_.scenario) scenario_ = std::make_unique<ScenarioPlayer>(*options_.scenario, log_);
     config_.tls_available = !options_.tls_cert.empty();
     config_.sasl = offer.sasl;
     config_.sasl_relay = offer.sasl_relay;
@@ -269,6 +273,10 @@ void SessionRunner::serve_mailbox(tl::expected<MailAccess, std::string> access) 
                   : options_.uidl == Options::Uidl::courier ? UidlScheme::courier
                                                             : UidlScheme::base_name;
     uidl.format = options_.uidl_format;
+    // --scenario acts on the INBOX as another client would: its own handle.
+    UniqueFd scenario_inbox;
+    if (scenario_ && access->inbox)
+        scenario_inbox.reset(::fcntl(access->inbox.get(), F_DUPFD_CLOEXEC, 0));
     auto box = Maildir::open(std::move(access->inbox), path, true, std::nullopt, uidl);
     if (!box) {
         log_.error("cannot open mailbox " + path + ": " +
@@ -280,6 +288,7 @@ void SessionRunner::serve_mailbox(tl::expected<MailAccess, std::string> access) 
         return;
     }
     maildir_ = std::make_unique<Maildir>(std::move(*box));
+    if (scenario_) scenario_->attach(maildir_.get(), std::move(scenario_inbox));
     if (!maildir_->uidl_note().empty()) log_.line("mailbox " + path + ": " + maildir_->uidl_note());
     // Logged in: the login deadline no longer applies (in one process,
     // the same transport goes on).
@@ -313,10 +322,29 @@ void SessionRunner::send_message(const core::SendMessage& send) {
     trace_response(send.status);
     observe_answer(send.status);
     transport_.send(core::render(send.status));
+    // --scenario "cut K": only K octets of the message (half of a shorter
+    // one, so that it is always cut), then a hangup.
+    std::optional<std::uint64_t> cut = scenario_ ? scenario_->take_cut() : std::nullopt;
+    if (cut) cut = std::min(*cut, send.size / 2);
+    bool was_cut = false;
     auto streamed = streamer_.stream(fd->get(), send.top_lines, file_size,
-                                   [this](std::string_view chunk) {
+                                   [&](std::string_view chunk) {
+                                       if (cut && chunk.size() >= *cut) {
+                                           was_cut = true;
+                                           transport_.send(chunk.substr(0, *cut));
+                                           return false;
+                                       }
+                                       if (cut) *cut -= chunk.size();
                                        return transport_.send(chunk);
                                    });
+    if (was_cut) {
+        transport_.flush();
+        log_.line("scenario: message " + std::to_string(send.index + 1) +
+                  " cut short; closing the connection");
+        feed(core::Event{core::Hangup{}});
+        closing_ = true;
+        return;
+    }
     if (!streamed) {
         if (transport_.broken()) return; // the client went away: a hangup
         // A read error mid-message: the +OK is out, so the only honest end
@@ -415,6 +443,30 @@ void SessionRunner::report_conduct(const std::string& why) {
     for (const auto& line : core::conduct::report(*conduct_)) log_.line(line);
 }
 
+bool SessionRunner::scenario_answers(std::string_view line) {
+    scenario_->before(line, std::holds_alternative<core::Transaction>(state_));
+    if (scenario_->close_requested()) {
+        feed(core::Event{core::Hangup{}});
+        closing_ = true;
+        return true;
+    }
+    scenario_delay();
+    auto refusal = scenario_->take_refusal();
+    if (!refusal) return false;
+    auto response = core::err(refusal->text, refusal->code);
+    trace_response(response);
+    observe_answer(response);
+    transport_.send(core::render(response));
+    return true;
+}
+
+// "delay T": the client's answers so far go out, then the wait.
+void SessionRunner::scenario_delay() {
+    if (!scenario_ || scenario_->delay_ms() == 0) return;
+    transport_.flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(scenario_->delay_ms()));
+}
+
 // Before each command in TRANSACTION, learn what other clients removed.
 void SessionRunner::before_command() {
     if (!maildir_ || !std::holds_alternative<core::Transaction>(state_)) return;
@@ -454,8 +506,13 @@ SessionRunner::Outcome SessionRunner::run() {
         log_.line("TLS: " + (*session)->description());
         transport_.use_tls(std::move(*session));
     }
+    if (scenario_ && !resumed_) {
+        scenario_->connect();
+        scenario_delay();
+        closing_ = scenario_->close_requested();
+    }
     if (resumed_) open_mailbox(resumed_->user);
-    else
+    else if (!closing_)
         feed(core::Event{core::Connected{banner_, transport_.tls_active() || tls_by_balancer_,
                                          random_seed()}});
     std::string why = "closed";
@@ -471,10 +528,20 @@ SessionRunner::Outcome SessionRunner::run() {
             if (!frame) break;
             last_line = Clock::now();
             trace_line(*frame);
-            before_command();
+            const auto* command = std::get_if<core::FramedLine>(&*frame);
+            if (std::holds_alternative<core::SaslAuthenticating>(state_)) command = nullptr;
             observe_line(*frame);
             read_since_line_ = false;
+            if (command && scenario_ && scenario_answers(command->text)) continue;
+            before_command();
             std::visit([this](auto&& f) { feed(core::Input{f}); }, *frame);
+            if (command && scenario_ && !closing_) {
+                scenario_->after(command->text);
+                if (scenario_->close_requested()) {
+                    feed(core::Event{core::Hangup{}});
+                    closing_ = true;
+                }
+            }
         }
         if (closing_) break;
         if (termination_requested()) {

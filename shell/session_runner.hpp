@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "privileges.hpp"
 #include "pop3/core/conduct.hpp"
+#include "scenario_player.hpp"
 #include "pop3/core/framing.hpp"
 #include "pop3/core/privsep_wire.hpp"
 #include "pop3/core/session.hpp"
@@ -61,6 +62,10 @@ private:
     void serve_mailbox(tl::expected<MailAccess, std::string> access);
     void send_message(const pop3::core::SendMessage& send);
     void before_command();
+    // --scenario: the rules before the client's command `line`; true when
+    // they answered it (a refusal) or closed the session, so it is not run.
+    [[nodiscard]] bool scenario_answers(std::string_view line);
+    void scenario_delay();
     void trace_response(const pop3::core::Response& response);
     void trace_line(const pop3::core::Frame& frame);
     // --conduct-report: each line and its answer go to the fold, and the
@@ -88,6 +93,7 @@ private:
     pop3::core::SessionState state_ = pop3::core::Idle{};
     std::unique_ptr<Maildir> maildir_;
     MessageStreamer streamer_; // buffers kept across RETR/TOP
+    std::unique_ptr<ScenarioPlayer> scenario_; // --scenario only
     bool closing_ = false;
     bool tls_by_balancer_ = false;
     bool login_deadline_ = false; // the login deadline comes before the session's

@@ -40,3 +40,13 @@ TEST_CASE("--conduct-report is off unless given, and takes no value", "[options]
     CHECK(parse({"--conduct-report"}).value().conduct_report);
     CHECK_FALSE(parse({"--conduct-report=yes"}));
 }
+
+TEST_CASE("--scenario takes a file name; main() loads it", "[options]") {
+    auto o = parse({"--scenario", "share/scenarios/slow-server.scenario"});
+    REQUIRE(o);
+    CHECK(o->scenario_file == "share/scenarios/slow-server.scenario");
+    CHECK(o->scenario == nullptr);
+    CHECK(parse({}).value().scenario_file.empty());
+    CHECK_THAT(parse({"--scenario", ""}).error(), Catch::Contains("--scenario: empty file name"));
+    CHECK_THAT(parse({"--scenario"}).error(), Catch::Contains("--scenario: missing value"));
+}

@@ -47,4 +47,13 @@ inline constexpr std::size_t k_max_dovecot_auth_line = 16384;
 // (--auth-timeout): above its 2 s failure delay plus a slow SQL lookup.
 inline constexpr unsigned k_default_auth_timeout_seconds = 30;
 
+// A --scenario file (scenario.hpp): its size, one line, the rules, one
+// injected -ERR text and one delay. Test files are small; these keep a
+// mistaken FILE (a mail spool, say) from being taken as one.
+inline constexpr std::size_t k_max_scenario_bytes = 64 * 1024;
+inline constexpr std::size_t k_max_scenario_line = 1000;
+inline constexpr std::size_t k_max_scenario_rules = 1000;
+inline constexpr std::size_t k_max_scenario_error_text = 200;
+inline constexpr std::uint32_t k_max_scenario_delay_ms = 60'000;
+
 } // namespace pop3::core
