@@ -245,9 +245,10 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
     auth.set_client(client); // in the failed-login line, for fail2ban
     // The offer first: the login process greets while this process loads
     // pop3d-crypto.so (milliseconds) and jails itself; requests are read
-    // only in the jail.
+    // only in the jail. A module that cannot be loaded is reported at each
+    // login that needs it (Authenticator::check: one log line, [SYS/TEMP]).
     if (!channel.send(offer)) std::_Exit(0);
-    if (crypto) preload_crypto_module();
+    if (crypto) (void)load_crypto_module();
     jail_or_exit(log, account, monitor);
     AuthService service(auth);
     answer_requests(log, channel, service);
