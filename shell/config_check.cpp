@@ -22,7 +22,6 @@
 #include "crypto_primitives.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
-#include "password_scheme.hpp"
 #include "pop3/core/ascii.hpp"
 #include "pop3/core/login_name.hpp"
 #include "pop3/core/sasl.hpp"
@@ -137,14 +136,14 @@ std::optional<PasswdFile> check_passwd(const Options& options, Report& report,
 }
 
 // What the greeting and CAPA will offer, before and after TLS.
-// Returns whether the offer needs pop3d-crypto.so (APOP, CRAM-MD5, SCRAM).
+// Returns needs_crypto (auth_service.hpp): whether sessions load pop3d-crypto.so.
 bool report_offer(const Options& options, std::optional<PasswdFile> passwd,
                   Report& report) {
     AuthResources resources;
     resources.passwd = std::move(passwd);
     auto offer = make_offer(options, resources);
-    bool crypto = !offer.apop_banner.empty();
-    for (auto m : offer.sasl) crypto = crypto || !core::sends_password(m);
+    const bool crypto =
+        needs_crypto(offer, resources.passwd ? &*resources.passwd : nullptr);
     core::Config config;
     config.tls_available = !options.tls_cert.empty();
     config.allow_plaintext = options.allow_plaintext;
@@ -381,8 +380,6 @@ int check_configuration(const Options& options, std::FILE* out) {
     if (options.dovecot_auth.empty()) {
         auto passwd = check_passwd(options, report, accounts);
         crypto = report_offer(options, std::move(passwd), report);
-        for (const auto& account : accounts)
-            crypto = crypto || !verifiable_without_crypto(account.scheme);
     }
     // With a certificate, check_tls reports a missing module itself.
     if (crypto && options.tls_cert.empty()) {

@@ -286,10 +286,13 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     if (wait_readable(to_auth.fd(), children.login))
         if (auto first = to_auth.receive_answer(nullptr))
             if (auto* o = std::get_if<privsep::Offer>(&*first)) offer = std::move(*o);
-    if (!offer || !to_login.send(*offer)) {
+    if (!offer) {
         log.error("auth process failed to start; closing");
         return 1;
     }
+    // The login process ended first (a certificate or pop3d-crypto.so it
+    // could not load): it logged why and sent the greeting.
+    if (!to_login.send(*offer)) return wait_for(std::exchange(children.login, -1));
     while (!handoff) {
         std::string error;
         std::optional<privsep::Request> request;

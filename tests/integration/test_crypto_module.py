@@ -9,13 +9,15 @@ temporary directory has no lib/pop3d/ beside it.
 import base64
 import hashlib
 import os
+import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
 
 import harness
-from harness import TIMEOUT, Mailstore, make_test_certificate, pop3d_args, spawn_stdio
+from harness import TIMEOUT, Mailstore, Pop3Conn, make_test_certificate, pop3d_args
 
 
 def sha256_secret(password):
@@ -38,13 +40,24 @@ class CryptoModuleTest(unittest.TestCase):
         shutil.rmtree(self.bindir, ignore_errors=True)
         self.store.cleanup()
 
-    def spawn(self, *extra, env=None, binary=None):
-        saved = harness.POP3D
-        harness.POP3D = binary or self.lonely
-        try:
-            c = spawn_stdio(self.store, *extra, env=env)
-        finally:
-            harness.POP3D = saved
+    def spawn(self, *extra, env=None, binary=None, user=None):
+        args = pop3d_args(self.store, *extra)
+        args[0] = binary or self.lonely
+        preexec_fn = None
+        if user is not None:  # one process, no privilege separation
+            pw = pwd.getpwnam(user)
+            harness.chown_tree(self.store.root, user)
+
+            def preexec_fn():
+                os.setgid(pw.pw_gid)
+                os.setgroups([])
+                os.setuid(pw.pw_uid)
+        ours, theirs = socket.socketpair()
+        proc = subprocess.Popen(args, cwd=self.store.personal, stdin=theirs,
+                                stdout=theirs, stderr=subprocess.PIPE, env=env,
+                                preexec_fn=preexec_fn)
+        theirs.close()
+        c = Pop3Conn(ours, proc)
         self.conns.append(c)
         return c
 
@@ -74,6 +87,16 @@ class CryptoModuleTest(unittest.TestCase):
         self.assertRegex(lines[0], r"^pop3d\[\d+\]: cannot check the login of "
                                    r"\"hashed@example.org\": cannot load ")
 
+    def test_hashed_login_in_one_process_without_module_is_sys_temp(self):
+        c = self.spawn(user="nobody")
+        self.assertTrue(c.readline().startswith("+OK"))
+        self.assertTrue(c.cmd("USER hashed@example.org").startswith("+OK"))
+        reply = c.cmd("PASS pw1")
+        self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
+        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        log = self.log_of(c)
+        self.assertEqual(log.count("cannot load"), 1, log)
+
     def test_same_binary_with_module_verifies_the_hash(self):
         c = self.spawn(binary=harness.POP3D)
         self.assertTrue(c.readline().startswith("+OK"))
@@ -87,7 +110,9 @@ class CryptoModuleTest(unittest.TestCase):
             c = self.spawn("--tls-cert", cert, "--tls-key", key)
             greeting = c.readline()
             self.assertTrue(greeting.startswith("-ERR [SYS/TEMP]"), greeting)
-            self.assertIn("pop3d-crypto.so", self.log_of(c))
+            log = self.log_of(c)
+            self.assertEqual(log.count("cannot start: cannot load"), 1, log)
+            self.assertNotIn("auth process failed", log)
         finally:
             shutil.rmtree(certdir, ignore_errors=True)
 
