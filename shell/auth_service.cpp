@@ -204,22 +204,19 @@ void jail_or_exit(const Log& log, const LoginAccount& account, pid_t monitor) {
     die_with_parent(monitor);
 }
 
-// Whether this session's logins can need pop3d-crypto.so (a hashed secret
-// in the passwd-file, APOP, CRAM-MD5 or SCRAM): it cannot be loaded from
-// inside the jail, and a plaintext passwd-file never needs it.
-bool needs_crypto(const privsep::Offer& offer, const AuthResources& resources) {
+} // namespace
+
+bool needs_crypto(const privsep::Offer& offer, const PasswdFile* passwd) {
     if (!offer.apop_banner.empty()) return true;
     for (const auto mechanism : offer.sasl)
         if (!pop3::core::sends_password(mechanism)) return true;
     bool hashed = false;
-    if (resources.passwd)
-        resources.passwd->for_each_secret([&](std::string_view scheme, std::string_view) {
+    if (passwd)
+        passwd->for_each_secret([&](std::string_view scheme, std::string_view) {
             hashed = hashed || !verifiable_without_crypto(scheme);
         });
     return hashed;
 }
-
-} // namespace
 
 void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
                       const LoginAccount& account, pid_t monitor,
@@ -240,14 +237,16 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
     // file the Authenticator needs, opened before the jail.
     auto resources = open_auth_resources(options, log);
     auto offer = make_offer(options, resources);
-    const bool crypto = needs_crypto(offer, resources);
+    const bool crypto =
+        needs_crypto(offer, resources.passwd ? &*resources.passwd : nullptr);
     Authenticator auth(options, log, offer.apop_banner, std::move(resources));
     auth.set_client(client); // in the failed-login line, for fail2ban
     // The offer first: the login process greets while this process loads
     // pop3d-crypto.so (milliseconds) and jails itself; requests are read
-    // only in the jail.
+    // only in the jail. A module that cannot be loaded is reported at each
+    // login that needs it (Authenticator::check: one log line, [SYS/TEMP]).
     if (!channel.send(offer)) std::_Exit(0);
-    if (crypto) preload_crypto_module();
+    if (crypto) (void)load_crypto_module();
     jail_or_exit(log, account, monitor);
     AuthService service(auth);
     answer_requests(log, channel, service);

@@ -19,6 +19,12 @@ namespace pop3::shell {
 [[nodiscard]] pop3::core::privsep::Offer make_offer(const Options& options,
                                                     const AuthResources& resources);
 
+// Whether a session with this offer and passwd-file (null: unreadable) can
+// need pop3d-crypto.so: a hashed secret, APOP, CRAM-MD5 or SCRAM. The auth
+// process loads it before its jail when so; --check tries to load it.
+[[nodiscard]] bool needs_crypto(const pop3::core::privsep::Offer& offer,
+                                const PasswdFile* passwd);
+
 // Answers the privsep requests with an Authenticator. SCRAM's keys stay
 // here: lookups answer the salt and iteration count only, and the proof is
 // checked against the keys kept from the lookup.

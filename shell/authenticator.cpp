@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "authenticator.hpp"
+#include "crypto_primitives.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
+#include "password_scheme.hpp"
 #include "sasl_crypto.hpp"
 #include "server_secret.hpp"
 #include "pop3/core/ascii.hpp"
@@ -116,6 +118,24 @@ void Authenticator::dummy_verification(std::string_view password) {
     (void)verify_password(*dummy_, password.empty() ? "x" : password);
 }
 
+namespace {
+
+// Whether this check needs pop3d-crypto.so: APOP and CRAM-MD5 always (an
+// MD5 digest), a password when its secret is hashed, or for an unknown user
+// when the file holds any hashed secret (its dummy verification uses one).
+bool needs_crypto_module(bool password, const pop3::core::PasswdEntry* entry,
+                         const PasswdFile& file) {
+    if (!password) return true;
+    if (entry) return !verifiable_without_crypto(entry->scheme);
+    bool hashed = false;
+    file.for_each_secret([&](std::string_view scheme, std::string_view) {
+        hashed = hashed || !verifiable_without_crypto(scheme);
+    });
+    return hashed;
+}
+
+} // namespace
+
 template <class Verify>
 AuthResult Authenticator::check(std::string_view user, std::string_view method,
                                 Verify verify, bool hashing) {
@@ -142,6 +162,14 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
         started = std::chrono::steady_clock::now();
     }
     auto entry = (*file)->find(name, [this](std::string_view w) { log_.warning(w); });
+    // pop3d-crypto.so missing (an installation error): the client hears
+    // [SYS/TEMP], the log names the file, and no verdict is made up.
+    if (needs_crypto_module(hashing, entry ? &*entry : nullptr, **file)) {
+        if (auto ready = load_crypto_module(); !ready) {
+            log_.error("cannot check the login of " + quoted_user(user) + ": " + ready.error());
+            return AuthResult{AuthResult::Outcome::unavailable, ""};
+        }
+    }
     if (!entry) {
         (void)verify(nullptr); // the same work as for a real user
         return fail("unknown user");
@@ -242,6 +270,10 @@ Authenticator::scram_lookup(pop3::core::Mechanism mechanism, std::string_view us
     auto started = std::chrono::steady_clock::now();
     scram_entry_.reset();
     scram_user_ = std::string(user.substr(0, 100)); // quoted when logged
+    if (auto ready = load_crypto_module(); !ready) { // fails at the proof
+        log_.error("cannot check the login of " + quoted_user(user) + ": " + ready.error());
+        return pop3::core::ScramCredentials{scram_user_, "decoy", 4096, {}, {}, false};
+    }
     auto login = pop3::core::parse_login(user, options_.default_domain);
     // Salts are keyed by the canonical login, so spellings of one name get
     // one salt, known or not (no account enumeration through the salt).
@@ -271,6 +303,7 @@ Authenticator::scram_verify(pop3::core::Mechanism mechanism,
                             const pop3::core::ScramCredentials& keys,
                             std::string_view auth_message, std::string_view proof) {
     auto started = std::chrono::steady_clock::now();
+    if (!load_crypto_module()) return {false, {}}; // logged at the lookup
     auto check = verify_scram(mechanism, keys, auth_message, proof);
     std::string method = "AUTH " + std::string(pop3::core::mechanism_name(mechanism));
     if (check.proof_ok && scram_entry_) {

@@ -19,6 +19,7 @@
 #include "client_origin.hpp"
 #include "dovecot_auth.hpp"
 #include "config_check.hpp"
+#include "crypto_primitives.hpp"
 #include "passwd_file.hpp"
 #include "password_check.hpp"
 #include "pop3/core/ascii.hpp"
@@ -135,11 +136,14 @@ std::optional<PasswdFile> check_passwd(const Options& options, Report& report,
 }
 
 // What the greeting and CAPA will offer, before and after TLS.
-void report_offer(const Options& options, std::optional<PasswdFile> passwd,
+// Returns needs_crypto (auth_service.hpp): whether sessions load pop3d-crypto.so.
+bool report_offer(const Options& options, std::optional<PasswdFile> passwd,
                   Report& report) {
     AuthResources resources;
     resources.passwd = std::move(passwd);
     auto offer = make_offer(options, resources);
+    const bool crypto =
+        needs_crypto(offer, resources.passwd ? &*resources.passwd : nullptr);
     core::Config config;
     config.tls_available = !options.tls_cert.empty();
     config.allow_plaintext = options.allow_plaintext;
@@ -158,7 +162,7 @@ void report_offer(const Options& options, std::optional<PasswdFile> passwd,
     };
     if (options.tls_implicit) {
         report.ok("logins (over TLS from the first byte): " + describe(true));
-        return;
+        return crypto;
     }
     report.ok("logins before TLS: " + describe(false));
     if (config.tls_available) report.ok("logins after STLS: " + describe(true));
@@ -173,6 +177,7 @@ void report_offer(const Options& options, std::optional<PasswdFile> passwd,
                            "create one with pop3d --make-server-secret " +
                            options.server_secret);
     }
+    return crypto;
 }
 
 // --auth dovecot: and --userdb dovecot: the sockets answer their handshake.
@@ -371,9 +376,16 @@ int check_configuration(const Options& options, std::FILE* out) {
     Report report(out);
     report_options(options, report);
     std::vector<core::PasswdEntry> accounts;
+    bool crypto = false; // whether sessions would load pop3d-crypto.so
     if (options.dovecot_auth.empty()) {
         auto passwd = check_passwd(options, report, accounts);
-        report_offer(options, std::move(passwd), report);
+        crypto = report_offer(options, std::move(passwd), report);
+    }
+    // With a certificate, check_tls reports a missing module itself.
+    if (crypto && options.tls_cert.empty()) {
+        if (auto ready = load_crypto_module(); !ready)
+            report.error(ready.error() + "; hashed secrets, APOP, CRAM-MD5 and SCRAM "
+                         "logins would answer -ERR [SYS/TEMP]");
     }
     check_dovecot_sockets(options, report);
     check_tls(options, report);

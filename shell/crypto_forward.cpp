@@ -5,6 +5,8 @@
 // plaintext passwd-file never loads the module. Linked into pop3d only: the
 // tests link the real functions.
 #include <dlfcn.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,48 +16,79 @@
 #include "password_scheme.hpp"
 #include "tls_proxy.hpp"
 
+#define POP3D_STRINGIFY_(x) #x
+#define POP3D_STRINGIFY(x) POP3D_STRINGIFY_(x)
+
 namespace pop3::shell {
 namespace {
 
-[[noreturn]] void cannot_load(const char* why)
+// The module's absolute path: next to this executable's real path, as the
+// build and the installation lay them out (shell/CMakeLists.txt). Never a
+// search: no RUNPATH, no environment, nothing relative to the working
+// directory (the mailstore root).
+tl::expected<std::string, std::string> module_path()
 {
-    std::fprintf(stderr, "pop3d: cannot load %s: %s\n", k_crypto_module_name, why);
-    std::_Exit(1);
+    char exe[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || exe[0] != '/')
+        return tl::unexpected(std::string(
+            "cannot load pop3d-crypto.so: cannot read /proc/self/exe (is /proc mounted?)"));
+    std::string path(exe, static_cast<std::size_t>(n));
+    path.erase(path.rfind('/') + 1);
+    return path + POP3D_CRYPTO_MODULE_FROM_EXE;
 }
 
-const CryptoModule* load()
+tl::expected<const CryptoModule*, std::string> load()
 {
+    auto path = module_path();
+    if (!path) return tl::unexpected(path.error());
+    auto fail = [&](const std::string& why) {
+        return tl::unexpected("cannot load " + *path + ": " + why);
+    };
     // RTLD_NOW: a missing symbol shows here, not in the middle of a login.
-    void* handle = ::dlopen(k_crypto_module_name, RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
-        cannot_load(::dlerror());
+    void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char* why = ::dlerror();
+        return fail(std::string(why ? why : "dlopen failed") +
+                    " (pop3d needs it for TLS and hashed secrets)");
+    }
     auto* entry = reinterpret_cast<const CryptoModule* (*)()>(
-        ::dlsym(handle, k_crypto_module_symbol));
-    if (!entry)
-        cannot_load("no entry point (not pop3d's module?)");
+        ::dlsym(handle, POP3D_STRINGIFY(POP3D_CRYPTO_ENTRY)));
+    if (!entry) return fail("built from another version of pop3d (no matching entry point)");
     const CryptoModule* module = entry();
-    if (!module || module->version != k_crypto_module_version ||
-        module->size != sizeof(CryptoModule))
-        cannot_load("built from another version of pop3d");
+    if (!module || module->size != sizeof(CryptoModule))
+        return fail("built from another version of pop3d");
     return module;
 }
 
+const tl::expected<const CryptoModule*, std::string>& loaded()
+{
+    static const auto result = load();
+    return result;
+}
+
+// Callers check load_crypto_module() first (Authenticator, TlsContext::load):
+// reaching here without a module is a bug, not an installation error.
 const CryptoModule& module()
 {
-    static const CryptoModule* const loaded = load();
-    return *loaded;
+    const auto& result = loaded();
+    if (!result) {
+        std::fprintf(stderr, "pop3d: %s\n", result.error().c_str());
+        std::abort();
+    }
+    return **result;
 }
 
 } // namespace
 
-void preload_crypto_module() { (void)module(); }
+tl::expected<void, std::string> load_crypto_module()
+{
+    const auto& result = loaded();
+    if (!result) return tl::unexpected(result.error());
+    return {};
+}
 
 std::string sha256(std::string_view data) { return module().sha256(data); }
-
-void random_octets(unsigned char* out, std::size_t size)
-{
-    module().random_octets(out, size);
-}
 
 Verdict verify_password(const pop3::core::PasswdEntry& entry, std::string_view password)
 {
@@ -130,6 +163,7 @@ bool cram_md5_usable(const pop3::core::PasswdEntry& entry)
 tl::expected<TlsContext, std::string> TlsContext::load(const std::string& cert_file,
                                                        const std::string& key_file)
 {
+    if (auto ready = load_crypto_module(); !ready) return tl::unexpected(ready.error());
     return module().tls_load(cert_file, key_file);
 }
 

@@ -5,9 +5,11 @@
 // was most of a session's start-up (docs/performance.md), and a plaintext
 // session without a certificate never needs them. pop3d loads the module
 // with dlopen at the first call (crypto_forward.cpp), or before a jail with
-// preload_crypto_module(). Both sides are built from one tree together, so
-// the table passes C++ types; k_crypto_module_version guards against a
-// stale module.
+// load_crypto_module(), from POP3D_CRYPTO_MODULE_FROM_EXE (a path relative
+// to pop3d's own executable, set by shell/CMakeLists.txt). Both sides are
+// built from one tree together, so the table passes C++ types; the entry
+// point's name (POP3D_CRYPTO_ENTRY) carries a hash of the version and these
+// headers, so a stale module has no such symbol and is refused.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -25,15 +27,7 @@
 
 namespace pop3::shell {
 
-inline constexpr int k_crypto_module_version = 1;
-
-// The module's file name, found through pop3d's RUNPATH: the build tree's
-// lib/ directory, or the package's private library directory once installed.
-inline constexpr const char* k_crypto_module_name = "pop3d-crypto.so";
-inline constexpr const char* k_crypto_module_symbol = "pop3d_crypto_module";
-
 struct CryptoModule {
-    int version;
     std::size_t size; // sizeof(CryptoModule) where it was built
 
     // password_check.hpp
@@ -59,7 +53,6 @@ struct CryptoModule {
 
     // crypto_primitives.hpp
     std::string (*sha256)(std::string_view);
-    void (*random_octets)(unsigned char*, std::size_t);
 
     // tls.hpp and tls_proxy.hpp
     tl::expected<TlsContext, std::string> (*tls_load)(const std::string&, const std::string&);
@@ -78,5 +71,5 @@ struct CryptoModule {
 
 } // namespace pop3::shell
 
-// The module's one exported symbol.
-extern "C" const pop3::shell::CryptoModule* pop3d_crypto_module();
+// The module's one exported symbol, pop3d_crypto_module_<hash>.
+extern "C" const pop3::shell::CryptoModule* POP3D_CRYPTO_ENTRY();

@@ -13,7 +13,6 @@ namespace {
 using namespace pop3::shell;
 
 const CryptoModule k_module{
-    k_crypto_module_version,
     sizeof(CryptoModule),
     &verify_password,
     &plaintext_secret,
@@ -27,7 +26,6 @@ const CryptoModule k_module{
     &cram_password_matches,
     &cram_md5_usable,
     &sha256,
-    &random_octets,
     &TlsContext::load,
     [](ssl_ctx_st* context) { SSL_CTX_free(context); },
     [](const TlsContext& context) { return context.certificate_facts(); },
@@ -47,7 +45,7 @@ const CryptoModule k_module{
 
 } // namespace
 
-extern "C" __attribute__((visibility("default"))) const CryptoModule* pop3d_crypto_module()
+extern "C" __attribute__((visibility("default"))) const CryptoModule* POP3D_CRYPTO_ENTRY()
 {
     return &k_module;
 }

@@ -6,18 +6,18 @@
 #include <string>
 #include <string_view>
 
+#include <tl/expected.hpp>
+
 namespace pop3::shell {
 
 // SHA-256 of `data`, 32 raw octets.
 [[nodiscard]] std::string sha256(std::string_view data);
 
-// `size` random octets from OpenSSL's generator (for when getrandom fails).
-void random_octets(unsigned char* out, std::size_t size);
-
-// Loads pop3d-crypto.so now, so that a process about to enter its jail (an
-// empty root directory) can still verify hashed secrets and speak TLS; a
-// no-op where the code is linked in. Ends the process with a log line when
-// the module cannot be loaded (an installation error).
-void preload_crypto_module();
+// Loads pop3d-crypto.so if it is not loaded yet, so that a process about to
+// enter its jail (an empty root directory) can still verify hashed secrets
+// and speak TLS; always succeeds where the code is linked in. The error
+// names the file and why (an installation error); it is kept, so every
+// later call gives the same answer without another dlopen.
+[[nodiscard]] tl::expected<void, std::string> load_crypto_module();
 
 } // namespace pop3::shell

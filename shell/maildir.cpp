@@ -499,7 +499,11 @@ bool Maildir::take_listing(MaildirIndex& index) {
     // One allocation each instead of a doubling series of copies (a tenth
     // of a 10,000-message session's CPU): at most one entry per line; the
     // UIDLs, mostly the base names, fit in the text's size (a hint only).
-    const auto lines = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
+    // Capped by the shortest valid line: a forged index of short lines
+    // must not reserve gigabytes before for_each_entry rejects it.
+    const auto lines =
+        std::min(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')),
+                 content.size() / MaildirIndex::k_min_entry_line_octets);
     names.reserve(lines);
     file_sizes.reserve(lines);
     snapshot.reserve(lines, content.size());

@@ -46,6 +46,9 @@ public:
     // ones make the index invalid (issue 11, 3.6: a forged 65,536-octet
     // name once overflowed a 16-bit length and aborted pop3d).
     static constexpr std::size_t k_max_name_octets = 4 + 255;
+    // The shortest line parse_entry accepts ("new/x 0 0" and its newline):
+    // what bounds the number of entries a file of a given size can hold.
+    static constexpr std::size_t k_min_entry_line_octets = 10;
 
     // Reads the index of the INBOX open as `dir_fd`; a missing, unreadable,
     // oversized or foreign file gives an empty index.

@@ -108,14 +108,15 @@ int refuse_handoff(PrivsepChannel& to_login, Children& children) {
     return 1;
 }
 
-// The certificate and key, when configured; a failure to load them ends
-// the process (exit status 1) before anything is sent.
-std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& log) {
+// The certificate and key, when configured; a failure to load them (or
+// pop3d-crypto.so) ends the process (exit status 1) with refuse()'s
+// [SYS/TEMP] greeting as the only thing sent.
+std::optional<TlsContext> load_tls_or_exit(const Options& options, const Log& log, int out_fd) {
     if (options.tls_cert.empty()) return std::nullopt;
     auto loaded = TlsContext::load(options.tls_cert, options.tls_key);
     if (!loaded) {
         std::fprintf(stderr, "pop3d: %s\n", loaded.error().c_str());
-        log.error("cannot start: " + loaded.error());
+        refuse(log, out_fd, loaded.error());
         std::_Exit(1);
     }
     if (!loaded->warning().empty()) log.warning("warning: " + loaded->warning());
@@ -147,7 +148,7 @@ void log_denied(const Log& log, const std::string& address) {
                                     const LoginAccount& account,
                                     Clock::time_point started, int in_fd, int out_fd,
                                     pid_t monitor, const ClientContext& context) {
-    auto tls = load_tls_or_exit(options, log); // as root, before the jail
+    auto tls = load_tls_or_exit(options, log, out_fd); // as root, before the jail
     auto jailed = enter_sandbox(account);
     if (!jailed) {
         log.error("login process: cannot drop privileges: " + jailed.error());
@@ -196,7 +197,7 @@ int serve_in_one_process(const Options& options, const Log& log, int in_fd, int 
         address = client->address;
         tls_by_balancer = client->tls;
     }
-    auto tls = load_tls_or_exit(options, log);
+    auto tls = load_tls_or_exit(options, log, out_fd);
     if (!options.dovecot_auth.empty()) { // the passwd-file is not read at all
         auto endpoints = client_endpoints(in_fd);
         DovecotPassdb passdb(options, log, std::move(endpoints));
@@ -285,10 +286,13 @@ int serve_connection(const Options& options, const Log& log, int in_fd, int out_
     if (wait_readable(to_auth.fd(), children.login))
         if (auto first = to_auth.receive_answer(nullptr))
             if (auto* o = std::get_if<privsep::Offer>(&*first)) offer = std::move(*o);
-    if (!offer || !to_login.send(*offer)) {
+    if (!offer) {
         log.error("auth process failed to start; closing");
         return 1;
     }
+    // The login process ended first (a certificate or pop3d-crypto.so it
+    // could not load): it logged why and sent the greeting.
+    if (!to_login.send(*offer)) return wait_for(std::exchange(children.login, -1));
     while (!handoff) {
         std::string error;
         std::optional<privsep::Request> request;

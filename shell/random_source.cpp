@@ -3,15 +3,28 @@
 #include <sys/random.h>
 #include <sys/types.h>
 
-#include "crypto_primitives.hpp"
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 namespace pop3::shell {
 
 void fill_random(unsigned char* out, std::size_t size) {
-    if (::getrandom(out, size, 0) != static_cast<ssize_t>(size))
-        random_octets(out, size);
+    // Blocking getrandom fails only when interrupted (retried, a bounded
+    // number of times) or on a kernel without it (before Linux 3.17, which
+    // the sandbox's system calls need anyway). No library fallback: it
+    // would dlopen pop3d-crypto.so inside a jail that has no files.
+    std::size_t done = 0;
+    for (int attempt = 0; done < size && attempt < 100; ++attempt) {
+        const ssize_t n = ::getrandom(out + done, size - done, 0);
+        if (n > 0) done += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR) break;
+    }
+    if (done < size) {
+        std::fputs("pop3d: getrandom failed; this kernel is too old for pop3d\n", stderr);
+        std::abort();
+    }
 }
-
 std::string random_hex(std::size_t octets) {
     unsigned char bytes[64] = {};
     if (octets > sizeof bytes) octets = sizeof bytes;

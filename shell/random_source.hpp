@@ -1,13 +1,13 @@
 // Random octets for nonces, seeds and the APOP stamp: the kernel's
-// getrandom, else OpenSSL's generator (crypto_primitives.hpp), so that no
-// caller keeps its own fallback.
+// getrandom, one source so that no caller keeps its own fallback.
 #pragma once
 #include <cstddef>
 #include <string>
 
 namespace pop3::shell {
 
-// Fills `out` with `size` random octets.
+// Fills `out` with `size` random octets; aborts on a kernel without
+// getrandom (never in a supported system).
 void fill_random(unsigned char* out, std::size_t size);
 
 // `octets` random octets (at most 64) as lower-case hex.

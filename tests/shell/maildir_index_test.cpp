@@ -300,3 +300,28 @@ TEST_CASE("an index entry with an over-long name makes the index invalid", "[she
     CHECK(pop3::shell::MaildirIndex::parse_entry(
         "cur/1." + std::string(253, 'x') + " 1 1"));
 }
+
+TEST_CASE("No index line shorter than k_min_entry_line_octets is an entry", "[maildir_index]") {
+    using pop3::shell::MaildirIndex;
+    const std::string shortest = "new/x 0 0";
+    CHECK(shortest.size() + 1 == MaildirIndex::k_min_entry_line_octets);
+    CHECK(MaildirIndex::parse_entry(shortest));
+    // Every line one octet shorter after "new/" or "cur/", over the
+    // characters an entry is made of (12^4 suffixes each).
+    const std::string alphabet = "newcur/x0 :,";
+    const std::size_t suffix = MaildirIndex::k_min_entry_line_octets - 2 - 4;
+    std::size_t accepted = 0, tried = 0;
+    for (const std::string prefix : {"new/", "cur/"}) {
+        std::size_t count = 1;
+        for (std::size_t i = 0; i < suffix; ++i) count *= alphabet.size();
+        for (std::size_t code = 0; code < count; ++code) {
+            std::string line = prefix;
+            for (std::size_t rest = code, i = 0; i < suffix; ++i, rest /= alphabet.size())
+                line += alphabet[rest % alphabet.size()];
+            if (MaildirIndex::parse_entry(line)) ++accepted;
+            ++tried;
+        }
+    }
+    CHECK(tried == 2 * 12 * 12 * 12 * 12);
+    CHECK(accepted == 0);
+}
