@@ -44,17 +44,10 @@ std::string apop_banner() {
            "@" + host + ">";
 }
 
-// What the passwd-file's secrets can serve: APOP and CRAM-MD5 need a
-// plaintext secret, SCRAM a plaintext or a stored SCRAM secret. Clients such
-// as curl use the strongest method offered and never fall back, so offering
-// one that no account can use would lock them out.
-struct SecretKinds {
-    bool plaintext = false;
-    bool cram_md5 = false;
-    bool scram_sha1 = false;
-    bool scram_sha256 = false;
-};
+} // namespace
 
+// Clients such as curl use the strongest method offered and never fall
+// back, so offering one that no account can use would lock them out.
 SecretKinds secret_kinds(const PasswdFile* passwd) {
     SecretKinds kinds;
     if (passwd == nullptr) return kinds; // unreadable: offer nothing extra
@@ -65,9 +58,12 @@ SecretKinds secret_kinds(const PasswdFile* passwd) {
         kinds.cram_md5 = kinds.cram_md5 || name == "cram-md5";
         kinds.scram_sha1 = kinds.scram_sha1 || name == "scram-sha-1";
         kinds.scram_sha256 = kinds.scram_sha256 || name == "scram-sha-256";
+        kinds.hashed = kinds.hashed || !verifiable_without_crypto(scheme);
     });
     return kinds;
 }
+
+namespace {
 
 bool offer_apop(const Options& options, const SecretKinds& kinds) {
     switch (options.apop) {
@@ -95,10 +91,13 @@ std::vector<core::Mechanism> offered_sasl(const Options& options, const SecretKi
 
 } // namespace
 
-privsep::Offer make_offer(const Options& options, const AuthResources& resources) {
-    auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
+privsep::Offer make_offer(const Options& options, const SecretKinds& kinds) {
     return {offer_apop(options, kinds) ? apop_banner() : std::string(),
             offered_sasl(options, kinds)};
+}
+
+privsep::Offer make_offer(const Options& options, const AuthResources& resources) {
+    return make_offer(options, secret_kinds(resources.passwd ? &*resources.passwd : nullptr));
 }
 
 privsep::Answer AuthService::answer(const privsep::Request& request) {
@@ -206,16 +205,11 @@ void jail_or_exit(const Log& log, const LoginAccount& account, pid_t monitor) {
 
 } // namespace
 
-bool needs_crypto(const privsep::Offer& offer, const PasswdFile* passwd) {
+bool needs_crypto(const privsep::Offer& offer, const SecretKinds& kinds) {
     if (!offer.apop_banner.empty()) return true;
     for (const auto mechanism : offer.sasl)
         if (!pop3::core::sends_password(mechanism)) return true;
-    bool hashed = false;
-    if (passwd)
-        passwd->for_each_secret([&](std::string_view scheme, std::string_view) {
-            hashed = hashed || !verifiable_without_crypto(scheme);
-        });
-    return hashed;
+    return kinds.hashed;
 }
 
 void run_auth_process(const Options& options, const Log& log, PrivsepChannel channel,
@@ -236,9 +230,9 @@ void run_auth_process(const Options& options, const Log& log, PrivsepChannel cha
     // the logins and the SCRAM salt key all come from it) and every other
     // file the Authenticator needs, opened before the jail.
     auto resources = open_auth_resources(options, log);
-    auto offer = make_offer(options, resources);
-    const bool crypto =
-        needs_crypto(offer, resources.passwd ? &*resources.passwd : nullptr);
+    const auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
+    auto offer = make_offer(options, kinds);
+    const bool crypto = needs_crypto(offer, kinds);
     Authenticator auth(options, log, offer.apop_banner, std::move(resources));
     auth.set_client(client); // in the failed-login line, for fail2ban
     // The offer first: the login process greets while this process loads

@@ -14,16 +14,31 @@
 
 namespace pop3::shell {
 
+// What the passwd-file's secrets can serve, read in one pass over its
+// schemes (this runs before every greeting): APOP and CRAM-MD5 need a
+// plaintext secret, SCRAM a plaintext or a stored SCRAM secret; `hashed`:
+// some secret needs pop3d-crypto.so to be checked.
+struct SecretKinds {
+    bool plaintext = false;
+    bool cram_md5 = false;
+    bool scram_sha1 = false;
+    bool scram_sha256 = false;
+    bool hashed = false;
+};
+[[nodiscard]] SecretKinds secret_kinds(const PasswdFile* passwd); // null: unreadable
+
 // What the greeting and CAPA may offer: the APOP timestamp (or none) and
 // the SASL mechanisms, from the options and the passwd-file's schemes.
 [[nodiscard]] pop3::core::privsep::Offer make_offer(const Options& options,
+                                                    const SecretKinds& kinds);
+[[nodiscard]] pop3::core::privsep::Offer make_offer(const Options& options,
                                                     const AuthResources& resources);
 
-// Whether a session with this offer and passwd-file (null: unreadable) can
-// need pop3d-crypto.so: a hashed secret, APOP, CRAM-MD5 or SCRAM. The auth
+// Whether a session with this offer and these secrets can need
+// pop3d-crypto.so: a hashed secret, APOP, CRAM-MD5 or SCRAM. The auth
 // process loads it before its jail when so; --check tries to load it.
 [[nodiscard]] bool needs_crypto(const pop3::core::privsep::Offer& offer,
-                                const PasswdFile* passwd);
+                                const SecretKinds& kinds);
 
 // Answers the privsep requests with an Authenticator. SCRAM's keys stay
 // here: lookups answer the salt and iteration count only, and the proof is

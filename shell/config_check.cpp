@@ -141,9 +141,9 @@ bool report_offer(const Options& options, std::optional<PasswdFile> passwd,
                   Report& report) {
     AuthResources resources;
     resources.passwd = std::move(passwd);
-    auto offer = make_offer(options, resources);
-    const bool crypto =
-        needs_crypto(offer, resources.passwd ? &*resources.passwd : nullptr);
+    const auto kinds = secret_kinds(resources.passwd ? &*resources.passwd : nullptr);
+    auto offer = make_offer(options, kinds);
+    const bool crypto = needs_crypto(offer, kinds);
     core::Config config;
     config.tls_available = !options.tls_cert.empty();
     config.allow_plaintext = options.allow_plaintext;

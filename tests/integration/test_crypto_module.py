@@ -73,14 +73,18 @@ class CryptoModuleTest(unittest.TestCase):
         self.assertNotIn("RUNPATH", r.stdout)
         self.assertNotIn("RPATH", r.stdout)
 
-    def test_hashed_login_without_module_is_sys_temp_with_one_log_line(self):
-        c = self.spawn()
+    def refused_hashed_login_log(self, **spawn):
+        """A hashed secret's PASS without the module: [SYS/TEMP]; the log."""
+        c = self.spawn(**spawn)
         self.assertTrue(c.readline().startswith("+OK"))
         self.assertTrue(c.cmd("USER hashed@example.org").startswith("+OK"))
         reply = c.cmd("PASS pw1")
         self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
         self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        log = self.log_of(c)
+        return self.log_of(c)
+
+    def test_hashed_login_without_module_is_sys_temp_with_one_log_line(self):
+        log = self.refused_hashed_login_log()
         lines = [l for l in log.splitlines() if "pop3d-crypto.so" in l]
         self.assertEqual(len(lines), 1, log)
         self.assertIn(os.path.join(self.bindir, "../lib/pop3d/pop3d-crypto.so"), lines[0])
@@ -88,13 +92,7 @@ class CryptoModuleTest(unittest.TestCase):
                                    r"\"hashed@example.org\": cannot load ")
 
     def test_hashed_login_in_one_process_without_module_is_sys_temp(self):
-        c = self.spawn(user="nobody")
-        self.assertTrue(c.readline().startswith("+OK"))
-        self.assertTrue(c.cmd("USER hashed@example.org").startswith("+OK"))
-        reply = c.cmd("PASS pw1")
-        self.assertTrue(reply.startswith("-ERR [SYS/TEMP]"), reply)
-        self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        log = self.log_of(c)
+        log = self.refused_hashed_login_log(user="nobody")
         self.assertEqual(log.count("cannot load"), 1, log)
 
     def test_same_binary_with_module_verifies_the_hash(self):

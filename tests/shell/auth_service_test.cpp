@@ -47,19 +47,19 @@ const Offer k_plain_offer{"", {Mechanism::plain, Mechanism::login}, false};
 TEST_CASE("A plaintext passwd-file with USER/PASS, PLAIN and LOGIN needs no module",
           "[auth_service]") {
     Passwd passwd("a@example.org:{PLAIN}x::::::\nb@example.org:{CLEAR}y::::::\n");
-    CHECK_FALSE(needs_crypto(k_plain_offer, passwd.file()));
-    CHECK_FALSE(needs_crypto(k_plain_offer, nullptr)); // unreadable: no login at all
+    CHECK_FALSE(needs_crypto(k_plain_offer, secret_kinds(passwd.file())));
+    CHECK_FALSE(needs_crypto(k_plain_offer, secret_kinds(nullptr))); // unreadable: no login at all
 }
 
 TEST_CASE("One hashed secret in the passwd-file needs the module", "[auth_service]") {
     Passwd passwd("a@example.org:{PLAIN}x::::::\n"
                   "b@example.org:{SHA256}n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=::::::\n");
-    CHECK(needs_crypto(k_plain_offer, passwd.file()));
+    CHECK(needs_crypto(k_plain_offer, secret_kinds(passwd.file())));
 }
 
 TEST_CASE("APOP, CRAM-MD5 and SCRAM offered need the module", "[auth_service]") {
     Passwd passwd("a@example.org:{PLAIN}x::::::\n");
-    CHECK(needs_crypto(Offer{"<1.2@h>", {Mechanism::plain}, false}, passwd.file()));
+    CHECK(needs_crypto(Offer{"<1.2@h>", {Mechanism::plain}, false}, secret_kinds(passwd.file())));
     for (auto m : {Mechanism::cram_md5, Mechanism::scram_sha1, Mechanism::scram_sha256})
-        CHECK(needs_crypto(Offer{"", {Mechanism::plain, m}, false}, passwd.file()));
+        CHECK(needs_crypto(Offer{"", {Mechanism::plain, m}, false}, secret_kinds(passwd.file())));
 }
