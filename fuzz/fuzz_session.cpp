@@ -158,7 +158,7 @@ void check_response(const Response& r) {
     FUZZ_CHECK(status.find('\r') == std::string_view::npos);
     FUZZ_CHECK(status.find('\n') == std::string_view::npos);
     FUZZ_CHECK(status.find('\0') == std::string_view::npos);
-    for (const auto& line : r.body) {
+    for (const auto& line : body_lines(r)) {
         FUZZ_CHECK(line.find('\r') == std::string::npos);
         FUZZ_CHECK(line.find('\n') == std::string::npos);
     }

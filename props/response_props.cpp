@@ -4,6 +4,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/catch.h>
 
+#include "pop3/core/mailbox.hpp"
 #include "pop3/core/response.hpp"
 #include "pop3/core/sasl.hpp"
 #include "wire_reader.hpp"
@@ -42,6 +43,28 @@ rc::Gen<RespCode> resp_code() {
                             RespCode::login_delay);
 }
 
+// LIST or UIDL of a mailbox of 0 to 300 messages (sizes of any width,
+// UIDLs of 1 to 70 octets) with some messages deleted or vanished.
+Response listing_response() {
+    const auto count = *rc::gen::inRange<std::size_t>(0, 300);
+    std::vector<MessageInfo> messages;
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto width = *rc::gen::inRange<std::size_t>(1, 71);
+        messages.push_back({*rc::gen::arbitrary<std::uint64_t>(),
+                            std::string(width, static_cast<char>('!' + i % 90))});
+    }
+    MailboxView view(make_snapshot(messages));
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto fate = *rc::gen::inRange(0, 5);
+        if (fate == 0) view.mark_deleted(i);
+        if (fate == 1) view.mark_vanished(i);
+    }
+    Response r = ok(*status_text());
+    r.multiline = true;
+    r.listing = ScanListing{*rc::gen::arbitrary<bool>(), std::move(view)};
+    return r;
+}
+
 rc::Gen<Response> any_response() {
     return rc::gen::oneOf(
         rc::gen::map(rc::gen::tuple(resp_code(), status_text()),
@@ -59,7 +82,8 @@ rc::Gen<Response> any_response() {
                 return r;
             }),
         rc::gen::map(rc::gen::arbitrary<std::string>(),
-                     [](const std::string& raw) { return continuation(base64_encode(raw)); }));
+                     [](const std::string& raw) { return continuation(base64_encode(raw)); }),
+        rc::gen::exec([] { return listing_response(); }));
 }
 
 } // namespace
@@ -97,6 +121,49 @@ TEST_CASE("rendered responses read back as sent", "[props]") {
                  std::string out = render(a);
                  render_to(b, out);
                  RC_ASSERT(out == render(a) + render(b));
+             });
+}
+
+TEST_CASE("responses rendered in pieces", "[props]") {
+    rc::prop("pieces of any size join to the rendered response, each at "
+             "least the piece size unless it is the last",
+             [] {
+                 const auto r = *any_response();
+                 const auto chunk = *rc::gen::inRange<std::size_t>(1, 4096);
+                 ResponseWriter writer(r);
+                 std::string joined;
+                 std::string piece;
+                 std::vector<std::size_t> sizes;
+                 while (writer.next(piece, chunk)) {
+                     sizes.push_back(piece.size());
+                     joined += piece;
+                     piece.clear();
+                 }
+                 RC_ASSERT(joined == render(r));
+                 RC_ASSERT(!sizes.empty());
+                 for (std::size_t k = 0; k + 1 < sizes.size(); ++k)
+                     RC_ASSERT(sizes[k] >= chunk);
+                 RC_ASSERT(!writer.next(piece, chunk)); // done stays done
+                 RC_ASSERT(piece.empty());
+             });
+
+    rc::prop("a listing shows exactly its visible messages, in order",
+             [] {
+                 const auto r = listing_response();
+                 const auto& view = r.listing->view;
+                 std::vector<std::string> expected;
+                 for (std::size_t i = 0; i < view.size(); ++i) {
+                     if (view.fate(i) != Fate::present) continue;
+                     const auto m = view.info(i);
+                     expected.push_back(std::to_string(i + 1) + ' ' +
+                                        (r.listing->uidl ? std::string(m.uidl)
+                                                         : std::to_string(m.size)));
+                 }
+                 RC_ASSERT(body_lines(r) == expected);
+                 RC_ASSERT(body_line_count(r) == expected.size());
+                 const auto back = read_response(render(r), true);
+                 RC_ASSERT(back.has_value());
+                 RC_ASSERT(back->body == expected);
              });
 }
 

@@ -106,6 +106,10 @@ inline core::Response as_read(core::Response r) {
                          (r.text.empty() ? 0 : 1);
     if (prefix + r.text.size() > 510) r.text.resize(510 - prefix);
     if (!r.multiline) r.body.clear();
+    if (r.listing) { // the lines a listing stands for, as ListCmd checks them
+        r.body = core::body_lines(r);
+        r.listing.reset();
+    }
     return r;
 }
 

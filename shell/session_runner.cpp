@@ -96,21 +96,32 @@ void SessionRunner::trace_response(const core::Response& response) {
     core::Response status_only = response; // the status line, as sent
     status_only.multiline = false;
     status_only.body.clear();
+    status_only.listing.reset();
     auto wire = core::render(status_only);
     wire.resize(wire.size() - 2);
     if (response.multiline)
-        wire += " (+" + std::to_string(response.body.size()) + " lines)";
+        wire += " (+" + std::to_string(core::body_line_count(response)) + " lines)";
     log_.line("S: " + wire);
 }
 
 void SessionRunner::feed(const core::Input& input) {
     auto result = core::step(std::move(state_), input, config_);
     state_ = std::move(result.state);
-    std::string wire;
+    // Rendered a piece at a time into one buffer kept for the session: a
+    // listing of 10,000 messages is sent in 64 KiB pieces, never whole
+    // (issue 16).
+    std::string& wire = wire_;
+    wire.clear();
     for (const auto& r : result.responses) {
         trace_response(r);
         observe_answer(r);
-        core::render_to(r, wire);
+        core::ResponseWriter writer(r);
+        while (writer.next(wire, k_wire_piece)) {
+            if (wire.size() >= k_wire_piece) {
+                transport_.send(wire);
+                wire.clear();
+            }
+        }
     }
     transport_.send(wire);
     for (const auto& e : result.effects) execute(e);

@@ -86,6 +86,10 @@ private:
     Credentials* auth_ = nullptr;     // before login only
     const TlsContext* tls_ = nullptr; // before login only
     std::string banner_;              // APOP timestamp of the greeting, or empty
+    // The answers of one step, rendered in pieces of k_wire_piece octets
+    // (the transport's flush threshold) into one buffer kept for the session.
+    static constexpr std::size_t k_wire_piece = 64 * 1024;
+    std::string wire_;
     std::optional<pop3::core::privsep::Handoff> resumed_; // after login only
     MailIds ids_;
     pop3::core::LineFramer framer_;

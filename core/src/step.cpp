@@ -397,9 +397,8 @@ Response listing(const MailboxView& box, bool uidl) {
     Response r = ok(uidl ? "unique-id listing follows"
                          : maildrop_summary(box));
     r.multiline = true;
-    r.body.reserve(box.visible_count());
-    for (std::size_t i = 0; i < box.size(); ++i)
-        if (box.visible(i)) r.body.push_back(listing_line(box, i, uidl));
+    // The lines are rendered from the view as they are sent (response.hpp).
+    r.listing = ScanListing{uidl, box};
     return r;
 }
 
