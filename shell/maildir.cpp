@@ -477,12 +477,15 @@ std::string Maildir::directory_stamp() const {
     return stamp;
 }
 
-std::string Maildir::uidl_of(std::string_view rel, std::size_t base_size) const {
+std::string_view Maildir::uidl_source(std::string_view rel, std::size_t base_size) const {
     const std::string_view file = rel.substr(k_subdir_prefix);
     // Under the dovecot scheme these are the fallbacks (pop3d's own).
-    return pop3::core::uidl_for(uidl_ == UidlScheme::file_name
-                                    ? pop3::core::maildir_unique_name(file)
-                                    : file.substr(0, base_size));
+    return uidl_ == UidlScheme::file_name ? pop3::core::maildir_unique_name(file)
+                                          : file.substr(0, base_size);
+}
+
+std::string Maildir::uidl_of(std::string_view rel, std::size_t base_size) const {
+    return pop3::core::uidl_for(uidl_source(rel, base_size));
 }
 
 bool Maildir::take_listing(MaildirIndex& index) {
@@ -497,8 +500,7 @@ bool Maildir::take_listing(MaildirIndex& index) {
     static_assert(MaildirIndex::k_max_name_octets <= UINT16_MAX,
                   "index name lengths must fit a NameRef");
     // One allocation each instead of a doubling series of copies (a tenth
-    // of a 10,000-message session's CPU): at most one entry per line; the
-    // UIDLs, mostly the base names, fit in the text's size (a hint only).
+    // of a 10,000-message session's CPU): at most one entry per line.
     // Capped by the shortest valid line: a forged index of short lines
     // must not reserve gigabytes before for_each_entry rejects it.
     const auto lines =
@@ -506,25 +508,41 @@ bool Maildir::take_listing(MaildirIndex& index) {
                  content.size() / MaildirIndex::k_min_entry_line_octets);
     names.reserve(lines);
     file_sizes.reserve(lines);
-    snapshot.reserve(lines, content.size());
+    snapshot.reserve(lines, 0);
+    // The UIDLs that are names as they stand (nearly all) stay in the
+    // index's text, which the snapshot keeps: no copy per message.
+    std::shared_ptr<IndexText> text = index.text();
+    if (!text) {
+        return false;
+    }
+    snapshot.share_text(text, content);
     const bool valid = index.for_each_entry([&](const IndexEntry& entry) {
         const auto offset = static_cast<std::size_t>(entry.rel.data() - content.data());
         names.push_back({static_cast<std::uint32_t>(offset),
                          static_cast<std::uint16_t>(entry.rel.size()),
                          static_cast<std::uint16_t>(entry.base_size)});
         file_sizes.push_back(entry.file_size);
-        snapshot.add(entry.wire_size, uidl_of(entry.rel, entry.base_size));
+        const std::string_view source = uidl_source(entry.rel, entry.base_size);
+        if (pop3::core::fits_as_uidl(source)) {
+            snapshot.add_shared(entry.wire_size, source);
+        } else {
+            snapshot.add(entry.wire_size, pop3::core::uidl_for(source));
+        }
     });
     if (!valid) {
         return false;
     }
-    // The index's text becomes the arena: each name ends at the blank
-    // before its sizes, which becomes its NUL.
-    arena_ = index.release();
+    // Each name ends at the blank before its sizes, which becomes its NUL
+    // (no UIDL covers it: a UIDL is a name's prefix).
+    char* const names_text = text->data();
     for (const NameRef& ref : names) {
-        arena_[ref.offset + ref.length] = '\0';
-        arena_live_ += ref.length + std::size_t{1};
+        names_text[ref.offset + ref.length] = '\0';
     }
+    index_text_ = std::move(text);
+    index_names_ = names_text;
+    index_size_ = content.size();
+    arena_.clear();
+    arena_live_ = 0;
     names_ = std::move(names);
     file_sizes_ = std::move(file_sizes);
     live_ = names_.size();
@@ -534,10 +552,11 @@ bool Maildir::take_listing(MaildirIndex& index) {
 }
 
 bool Maildir::append_name(std::string_view rel, NameRef& ref) {
-    if (arena_.size() + rel.size() + 1 > UINT32_MAX || rel.size() > UINT16_MAX) {
+    if (index_size_ + arena_.size() + rel.size() + 1 > UINT32_MAX ||
+        rel.size() > UINT16_MAX) {
         return false;
     }
-    ref.offset = static_cast<std::uint32_t>(arena_.size());
+    ref.offset = static_cast<std::uint32_t>(index_size_ + arena_.size());
     ref.length = static_cast<std::uint16_t>(rel.size());
     arena_.append(rel);
     arena_ += '\0';
@@ -546,16 +565,19 @@ bool Maildir::append_name(std::string_view rel, NameRef& ref) {
 
 void Maildir::rename_to(std::size_t index, std::string_view rel) {
     NameRef ref = names_[index];
-    const std::size_t old_size = ref.length + std::size_t{1};
+    const std::size_t old_size = in_arena(ref) ? ref.length + std::size_t{1} : 0;
     // Renames append; once the dead names outweigh the live ones, the
-    // arena is rebuilt, so it stays within twice the live names.
+    // arena is rebuilt, so it stays within twice the live names. (Names
+    // in the index's text stay where they are: it is shared with the
+    // snapshot's UIDLs.)
     if (arena_.size() > 2 * arena_live_ + 65536) {
         std::string arena;
         arena.reserve(arena_live_ + rel.size() + 1);
         for (NameRef& other : names_) {
-            if (other.length != 0) {
-                const auto at = static_cast<std::uint32_t>(arena.size());
-                arena.append(arena_, other.offset, other.length + std::size_t{1});
+            if (other.length != 0 && in_arena(other)) {
+                const auto at = static_cast<std::uint32_t>(index_size_ + arena.size());
+                arena.append(arena_, other.offset - index_size_,
+                             other.length + std::size_t{1});
                 other.offset = at;
             }
         }
@@ -572,7 +594,9 @@ void Maildir::rename_to(std::size_t index, std::string_view rel) {
 
 void Maildir::forget(std::size_t index) {
     if (names_[index].length != 0) {
-        arena_live_ -= names_[index].length + std::size_t{1};
+        if (in_arena(names_[index])) {
+            arena_live_ -= names_[index].length + std::size_t{1};
+        }
         names_[index].length = 0;
         --live_;
     }
@@ -621,7 +645,7 @@ std::error_code Maildir::scan_into_snapshot(MaildirIndex& index,
         return std::make_error_code(std::errc::file_too_large);
     }
     const auto rel_of = [this](const ScannedFile& f) {
-        return std::string_view(arena_.data() + f.offset, f.length);
+        return std::string_view(arena_.data() + (f.offset - index_size_), f.length);
     };
     const auto base_of = [&](const ScannedFile& f) {
         return rel_of(f).substr(k_subdir_prefix, f.base_size);

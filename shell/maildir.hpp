@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@ struct RemoveCounts {
     bool operator==(const RemoveCounts&) const = default;
 };
 
+class IndexText;
 class MaildirIndex;
 
 // One INBOX Maildir (cur/, new/, tmp/) as seen by one POP3 session. Message
@@ -167,6 +169,10 @@ private:
     // The UIDL of the message at `rel` ("new/..." or "cur/...") whose base
     // name is `base_size` octets long, by the session's scheme.
     [[nodiscard]] std::string uidl_of(std::string_view rel, std::size_t base_size) const;
+    // What that UIDL is made from (a part of `rel`): the UIDL itself
+    // whenever core::fits_as_uidl says so.
+    [[nodiscard]] std::string_view uidl_source(std::string_view rel,
+                                               std::size_t base_size) const;
     // --uidl dovecot or courier: relabels and renumbers the listing (see
     // open()) from that server's file.
     void apply_other_servers_uidls(UidlScheme scheme, std::string_view format);
@@ -176,18 +182,27 @@ private:
     [[nodiscard]] std::string directory_stamp() const;
 
     // Names relative to the INBOX ("cur/X:2,S"), NUL-terminated, back to
-    // back in one arena (issue 6: ~8 bytes of overhead per message instead
-    // of a std::string and its heap block). A rename appends the new name.
+    // back (issue 6: ~8 bytes of overhead per message instead of a
+    // std::string and its heap block): a listing taken from the index
+    // points into the index's text (issue 16: nothing copied), a scanned
+    // one into the arena, where a rename appends the new name. Offsets
+    // below index_size_ are in the index's text, the others in the arena,
+    // after it.
     struct NameRef {
         std::uint32_t offset = 0;
         std::uint16_t length = 0; // 0 = gone (vanished or removed)
         std::uint16_t base_size = 0;
     };
-    [[nodiscard]] std::string_view name(std::size_t index) const {
-        return {arena_.data() + names_[index].offset, names_[index].length};
+    [[nodiscard]] bool in_arena(const NameRef& ref) const {
+        return ref.offset >= index_size_;
     }
     [[nodiscard]] const char* c_name(std::size_t index) const {
-        return arena_.data() + names_[index].offset;
+        const NameRef& ref = names_[index];
+        return in_arena(ref) ? arena_.data() + (ref.offset - index_size_)
+                             : index_names_ + ref.offset;
+    }
+    [[nodiscard]] std::string_view name(std::size_t index) const {
+        return {c_name(index), names_[index].length};
     }
     [[nodiscard]] bool gone(std::size_t index) const { return names_[index].length == 0; }
     [[nodiscard]] std::string_view base(std::size_t index) const {
@@ -212,6 +227,9 @@ private:
     UniqueFd new_dir_; // INBOX/new, opened without following symlinks
     UniqueFd cur_dir_; // INBOX/cur, likewise
     pop3::core::MailboxSnapshot snapshot_;
+    std::shared_ptr<IndexText> index_text_; // the names of a listing from the index
+    const char* index_names_ = nullptr;     // its text
+    std::size_t index_size_ = 0;            // its size; 0 for a scanned listing
     std::string arena_;
     std::vector<NameRef> names_;            // parallel to *snapshot_
     std::vector<std::uint64_t> file_sizes_; // as listed; k_unknown_size if not known

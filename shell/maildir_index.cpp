@@ -1,8 +1,10 @@
 // The index file: strict parsing, bounded reads, atomic replacement.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <string>
 
@@ -69,6 +71,29 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
     return entry;
 }
 
+std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size) {
+    void* mapped = nullptr;
+    if (size > 0) {
+        // Populated now: one system call instead of a fault per page.
+        mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (mapped == MAP_FAILED) return nullptr;
+    }
+    std::shared_ptr<IndexText> text(new IndexText(static_cast<char*>(mapped), size));
+    while (text->size_ < size) {
+        auto n = ::read(fd, text->data_ + text->size_, size - text->size_);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return nullptr;
+        if (n == 0) break; // shorter than it was: the text ends here
+        text->size_ += static_cast<std::size_t>(n);
+    }
+    return text;
+}
+
+IndexText::~IndexText() {
+    if (mapped_ != 0) ::munmap(data_, mapped_);
+}
+
 MaildirIndex MaildirIndex::load(int dir_fd) {
     MaildirIndex index;
     UniqueFd fd{::openat(dir_fd, k_file_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
@@ -77,22 +102,15 @@ MaildirIndex MaildirIndex::load(int dir_fd) {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<std::uint64_t>(st.st_size) > k_max_bytes)
         return index;
-    std::string content(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < content.size()) {
-        auto n = ::read(fd.get(), content.data() + got, content.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    content.resize(got);
-    const std::string_view text = content;
+    auto content = IndexText::read(fd.get(), static_cast<std::size_t>(st.st_size));
+    if (!content) return index;
+    const std::string_view text = content->view();
     const auto eol = text.find('\n');
     if (text.substr(0, k_magic.size()) != k_magic || eol == std::string_view::npos)
         return index;
     index.stamp_ = std::string(text.substr(k_magic.size(), eol - k_magic.size()));
     index.body_offset_ = eol + 1;
-    index.content_ = std::move(content);
+    index.text_ = std::move(content);
     return index;
 }
 
@@ -100,7 +118,7 @@ std::optional<std::uint64_t> MaildirIndex::lookup(std::string_view base,
                                                   std::uint64_t file_size) {
     if (!by_base_) {
         by_base_.emplace();
-        by_base_->reserve(content_.size() / 48);
+        by_base_->reserve(content().size() / 48);
         std::string_view rest = body();
         while (!rest.empty()) {
             const auto eol = rest.find('\n');

@@ -49,11 +49,14 @@ std::string_view maildir_base_name(std::string_view file_name) {
     return file_name.substr(0, end);
 }
 
+bool fits_as_uidl(std::string_view base_name) {
+    return !base_name.empty() && base_name.size() <= k_max_uidl &&
+           std::all_of(base_name.begin(), base_name.end(), uidl_char) &&
+           !looks_encoded(base_name);
+}
+
 std::string uidl_for(std::string_view base_name) {
-    if (!base_name.empty() && base_name.size() <= k_max_uidl &&
-        std::all_of(base_name.begin(), base_name.end(), uidl_char) &&
-        !looks_encoded(base_name))
-        return std::string(base_name);
+    if (fits_as_uidl(base_name)) return std::string(base_name);
     // prefix (53) + '~' + 16 hex digits = 70 octets at most.
     constexpr std::size_t k_prefix = k_max_uidl - k_hash_digits - 1;
     std::string out;

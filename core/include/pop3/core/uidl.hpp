@@ -15,5 +15,8 @@ namespace pop3::core {
 // and a 64-bit hash in hex, so it stays stable across sessions, and a name
 // used as it is never equals another's encoded form.
 [[nodiscard]] std::string uidl_for(std::string_view base_name);
+// Whether uidl_for(base_name) is base_name itself (so a caller may keep a
+// view of the name instead of the string).
+[[nodiscard]] bool fits_as_uidl(std::string_view base_name);
 
 } // namespace pop3::core
