@@ -163,6 +163,13 @@ void check_response(const Response& r) {
         FUZZ_CHECK(line.find('\n') == std::string::npos);
     }
     if (r.multiline) FUZZ_CHECK(wire.size() >= 5 && wire.substr(wire.size() - 3) == ".\r\n");
+    // Sent in pieces (as the shell sends it), the same bytes.
+    std::string pieces;
+    ResponseWriter writer(r);
+    const std::size_t chunk = 1 + wire.size() % 61;
+    while (writer.next(pieces, chunk)) {
+    }
+    FUZZ_CHECK(pieces == wire);
 }
 
 } // namespace
