@@ -181,8 +181,7 @@ private:
     // maildir.cpp), else "-".
     [[nodiscard]] std::string directory_stamp() const;
 
-    // Names relative to the INBOX ("cur/X:2,S"), NUL-terminated, back to
-    // back (issue 6: ~8 bytes of overhead per message instead of a
+    // Names relative to the INBOX ("cur/X:2,S"), back to back (issue 6: ~8 bytes of overhead per message instead of a
     // std::string and its heap block): a listing taken from the index
     // points into the index's text (issue 16: nothing copied), a scanned
     // one into the arena, where a rename appends the new name. Offsets
@@ -196,13 +195,11 @@ private:
     [[nodiscard]] bool in_arena(const NameRef& ref) const {
         return ref.offset >= index_size_;
     }
-    [[nodiscard]] const char* c_name(std::size_t index) const {
-        const NameRef& ref = names_[index];
-        return in_arena(ref) ? arena_.data() + (ref.offset - index_size_)
-                             : index_names_ + ref.offset;
-    }
     [[nodiscard]] std::string_view name(std::size_t index) const {
-        return {c_name(index), names_[index].length};
+        const NameRef& ref = names_[index];
+        return {in_arena(ref) ? arena_.data() + (ref.offset - index_size_)
+                              : index_names_ + ref.offset,
+                ref.length};
     }
     [[nodiscard]] bool gone(std::size_t index) const { return names_[index].length == 0; }
     [[nodiscard]] std::string_view base(std::size_t index) const {
@@ -217,9 +214,10 @@ private:
     // first need when it did not exist at open(); -1 (errno set) when it
     // still does not or cannot be opened.
     [[nodiscard]] int subdir_fd(std::string_view rel);
-    // The file part of the relative name of message `index`, NUL-terminated.
-    [[nodiscard]] const char* c_file(std::size_t index) const {
-        return c_name(index) + 4;
+    // The file part of the relative name of message `index`, as the system
+    // calls take it (names in the index's text end in a blank, not a NUL).
+    [[nodiscard]] std::string c_file(std::size_t index) const {
+        return std::string(name(index).substr(4));
     }
 
     std::string path_;
@@ -228,7 +226,7 @@ private:
     UniqueFd cur_dir_; // INBOX/cur, likewise
     pop3::core::MailboxSnapshot snapshot_;
     std::shared_ptr<IndexText> index_text_; // the names of a listing from the index
-    const char* index_names_ = nullptr;     // its text
+    const char* index_names_ = nullptr;     // its text (read-only)
     std::size_t index_size_ = 0;            // its size; 0 for a scanned listing
     std::string arena_;
     std::vector<NameRef> names_;            // parallel to *snapshot_

@@ -1,11 +1,13 @@
 // The index file: strict parsing, bounded reads, atomic replacement.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <new>
 #include <string>
 
 #include "maildir_index.hpp"
@@ -71,27 +73,71 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
     return entry;
 }
 
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool k_map_index = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool k_map_index = false;
+#else
+constexpr bool k_map_index = true;
+#endif
+#else
+constexpr bool k_map_index = true;
+#endif
+
+// A mapped index that another program truncated in place: one line, and
+// the session ends before it touches the mailbox again (async-signal-safe).
+extern "C" void on_index_truncated(int /*signal*/) {
+    static constexpr char k_line[] =
+        "pop3d: pop3d-index was truncated in place while this session read it "
+        "(SIGBUS); session ended, no message removed\n";
+    [[maybe_unused]] const auto written = ::write(2, k_line, sizeof k_line - 1);
+    ::_exit(1);
+}
+
+void catch_truncation() {
+    static bool installed = false;
+    if (installed) return;
+    installed = true;
+    struct sigaction action {};
+    action.sa_handler = on_index_truncated;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, nullptr);
+}
+
+} // namespace
+
 std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size) {
-    void* mapped = nullptr;
-    if (size > 0) {
-        // Populated now: one system call instead of a fault per page.
-        mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (mapped == MAP_FAILED) return nullptr;
+    std::shared_ptr<IndexText> text(new IndexText());
+    if (size == 0) return text;
+    if (k_map_index) {
+        void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (mapped != MAP_FAILED) {
+            catch_truncation();
+            text->data_ = static_cast<const char*>(mapped);
+            text->size_ = size;
+            text->mapped_ = size;
+            return text;
+        }
     }
-    std::shared_ptr<IndexText> text(new IndexText(static_cast<char*>(mapped), size));
+    text->heap_.reset(new (std::nothrow) char[size]);
+    if (!text->heap_) return nullptr;
     while (text->size_ < size) {
-        auto n = ::read(fd, text->data_ + text->size_, size - text->size_);
+        auto n = ::pread(fd, text->heap_.get() + text->size_, size - text->size_,
+                         static_cast<off_t>(text->size_));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return nullptr;
         if (n == 0) break; // shorter than it was: the text ends here
         text->size_ += static_cast<std::size_t>(n);
     }
+    text->data_ = text->heap_.get();
     return text;
 }
 
 IndexText::~IndexText() {
-    if (mapped_ != 0) ::munmap(data_, mapped_);
+    if (mapped_ != 0) ::munmap(const_cast<char*>(data_), mapped_);
 }
 
 MaildirIndex MaildirIndex::load(int dir_fd) {

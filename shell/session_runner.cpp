@@ -116,7 +116,8 @@ void SessionRunner::feed(const core::Input& input) {
         trace_response(r);
         observe_answer(r);
         core::ResponseWriter writer(r);
-        while (writer.next(wire, k_wire_piece)) {
+        // A client gone (send false) needs no more pieces rendered.
+        while (!transport_.broken() && writer.next(wire, k_wire_piece)) {
             if (wire.size() >= k_wire_piece) {
                 transport_.send(wire);
                 wire.clear();

@@ -1,5 +1,6 @@
 // Rendering responses to wire bytes (RFC 1939 section 3, RFC 2449 section 8).
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -79,16 +80,10 @@ auto visible_from(const MailboxView& view, std::size_t from) {
            ranges::views::filter([&view](std::size_t i) { return view.visible(i); });
 }
 
-// "n size" or "n unique-id" and CRLF; never starts with '.', so never
-// stuffed.
+// A scan line and CRLF; it starts with a digit, so it is never stuffed.
 void append_listing_line(std::string& out, std::size_t index, bool uidl,
                          const MessageRef& message) {
-    char digits[48];
-    char* end = std::to_chars(digits, digits + 20, index + 1).ptr;
-    *end++ = ' ';
-    if (!uidl) end = std::to_chars(end, end + 20, message.size).ptr;
-    out.append(digits, end);
-    if (uidl) out.append(message.uidl);
+    append_scan_line(out, index, uidl, message);
     out += "\r\n";
 }
 
@@ -126,10 +121,20 @@ std::size_t body_octets(const Response& response) {
 
 } // namespace
 
+void append_scan_line(std::string& out, std::size_t index, bool uidl,
+                      const MessageRef& message) {
+    char digits[48];
+    char* end = std::to_chars(digits, digits + 20, index + 1).ptr;
+    *end++ = ' ';
+    if (!uidl) end = std::to_chars(end, end + 20, message.size).ptr;
+    out.append(digits, end);
+    if (uidl) out.append(message.uidl);
+}
+
 bool ResponseWriter::next(std::string& out, std::size_t chunk) {
     const Response& r = *response_;
     if (part_ == Part::done) return false;
-    const std::size_t limit = out.size() + chunk;
+    const std::size_t limit = out.size() + std::max<std::size_t>(chunk, 1);
     if (part_ == Part::status) {
         render_status(r, out);
         part_ = r.multiline ? Part::body : Part::done;
@@ -168,8 +173,7 @@ std::vector<std::string> body_lines(const Response& response) {
     const MailboxView& view = response.listing->view;
     for (const std::size_t i : visible_from(view, 0)) {
         line.clear();
-        append_listing_line(line, i, response.listing->uidl, view.info(i));
-        line.resize(line.size() - 2); // without CRLF
+        append_scan_line(line, i, response.listing->uidl, view.info(i));
         lines.push_back(line);
     }
     return lines;

@@ -384,12 +384,10 @@ Step on_event(Authenticating state, const Event& event, const Config& config) {
 }
 
 // --- TRANSACTION -----------------------------------------------------------
-// One scan listing line, "n size" (LIST) or "n unique-id" (UIDL), as both
-// the single-message and the multi-line forms send it (RFC 1939 section 5).
+// LIST n and UIDL n: the scan line that a listing would hold for n.
 std::string listing_line(const MailboxView& box, std::size_t index, bool uidl) {
-    std::string line = std::to_string(index + 1) + ' ';
-    if (uidl) line += box.info(index).uidl;
-    else line += std::to_string(box.info(index).size);
+    std::string line;
+    append_scan_line(line, index, uidl, box.info(index));
     return line;
 }
 

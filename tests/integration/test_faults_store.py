@@ -158,6 +158,42 @@ class Store(unittest.TestCase):
         self.assertEqual(sorted(left), sorted(["cur/" + base + ":2,S",
                                                names[2]]))
 
+    def test_an_index_truncated_in_place_during_a_session_removes_nothing(self):
+        # pop3d maps INBOX/pop3d-index read-only (issue 16) and only ever
+        # replaces it by rename. A program that truncates it in place under
+        # a session: the normal build ends that session with one log line
+        # (SIGBUS), the sanitizer build reads the index into the heap and
+        # goes on; in both, no message is removed, however the session ends.
+        names = [self.store.deliver(ALICE, f"Subject: {i}\n\nbody {i}\n")
+                 for i in range(40)]
+        old = time.time() - 60  # past the 2-second coarse window
+        for sub in ("new", "cur"):
+            os.utime(self.path(sub), (old, old))
+        first = self.logged_in()
+        self.assertTrue(first.cmd("QUIT").startswith("+OK"))  # writes the index
+        first.close()
+        c = self.logged_in()
+        self.assertTrue(c.cmd("DELE 1").startswith("+OK"))
+        index = self.path("pop3d-index")
+        with open(index, "r+b") as f:
+            f.truncate(0)
+        mapped = not sanitized()
+        c.send("UIDL\r\nQUIT\r\n")
+        if mapped:
+            self.assertTrue(c.closed())
+            c.proc.wait(timeout=TIMEOUT)
+            log = c.proc.stderr.read().decode()
+            self.assertIn("listed from the index", log)
+            self.assertIn("pop3d-index was truncated in place while this session "
+                          "read it (SIGBUS); session ended, no message removed", log)
+            self.assertNotEqual(c.proc.returncode, 0)
+            self.assertEqual(sorted(self.store.files(ALICE)), sorted(names))
+        else:
+            self.assertTrue(c.readline().startswith("+OK"))
+            self.assertEqual(len(c.read_multiline()), 39)
+            self.assertTrue(c.readline().startswith("+OK"))
+            self.assertEqual(sorted(self.store.files(ALICE)), sorted(names[1:]))
+
     def test_an_unreadable_message_is_never_served_and_nothing_blocks(self):
         self.store.deliver(ALICE, "Subject: ok\n\nok\n")
         secret = self.store.deliver(ALICE, "Subject: secret\n\nsecret\n")

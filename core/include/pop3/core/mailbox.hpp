@@ -100,7 +100,8 @@ enum class Fate : std::uint8_t {
 };
 
 // The session's view: the snapshot plus each message's fate. Moved, not
-// copied, through step().
+// copied, through step(); a LIST or UIDL listing holds a copy (one octet
+// per message and the shared snapshot) while it is sent.
 class MailboxView {
 public:
     MailboxView() = default;

@@ -54,21 +54,27 @@ void render_to(const Response& response, std::string& out);
 // The body lines of a multi-line response, unstuffed, whether it holds
 // them or a listing (tests, traces); their number without making them.
 [[nodiscard]] std::vector<std::string> body_lines(const Response& response);
+// One scan listing line, "n size" (LIST) or "n unique-id" (UIDL), of the
+// message at `index` (number index + 1), without CRLF: what LIST n and
+// UIDL n answer and what each line of a listing says (RFC 1939 section 5).
+void append_scan_line(std::string& out, std::size_t index, bool uidl,
+                      const MessageRef& message);
 [[nodiscard]] std::size_t body_line_count(const Response& response);
 
 // Renders one response in pieces, so that a long listing never sits whole
-// in memory: each next() appends at least `chunk` octets (or what is left)
-// to `out`, the same bytes render_to() gives, in order. `response` must
-// outlive the writer.
+// in memory: each next() appends at least `chunk` octets (at least one;
+// fewer only for the last piece) to `out`, the same bytes render_to()
+// gives, in order. `response` must outlive the writer.
 class ResponseWriter {
 public:
     explicit ResponseWriter(const Response& response) : response_(&response) {}
+    ResponseWriter(Response&&) = delete; // would outlive a temporary
     // False once everything was appended (then `out` is left alone).
     bool next(std::string& out, std::size_t chunk);
 
 private:
     const Response* response_;
-    enum class Part { status, body, end, done } part_ = Part::status;
+    enum class Part { status, body, done } part_ = Part::status;
     std::size_t line_ = 0; // next body line, or next message index of a listing
 };
 
