@@ -5,13 +5,14 @@ for a warm 10,000-message session).
 
     session_cpu.py --root FIXTURE/root --passwd FIXTURE/passwd
                    --pop3d BIN [--pop3d OTHER ...] [--mailbox bench10000]
-                   [--runs 200] [--user pop3test]
+                   [--runs 200] [--user pop3test] [--commands STAT,LIST,UIDL]
 
 FIXTURE is what bench/make_fixture.py wrote. Each run forks, becomes
 --user (when run as root; pop3d then serves in one process, as under
 tcpserver with a mail user), execs the program on a socketpair, writes
 USER, PASS, STAT, LIST, UIDL and QUIT at once (pipelined, as loadgen's
-session scenario does), reads everything until end of file and reaps it
+session scenario does; --commands replaces the middle part, "" for none:
+differences between runs give each command's share), reads everything until end of file and reaps it
 with wait4: CPU is user + system time of the program, page faults its
 minor faults. Programs take turns of 10 runs, so drift hits all alike.
 The first session of each binary rewrites the index if it must; a warm-up
@@ -132,6 +133,8 @@ def main():
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--user", default="pop3test",
                         help="when run as root, run each session as this account")
+    parser.add_argument("--commands", default="STAT,LIST,UIDL",
+                        help="the commands between PASS and QUIT, comma-separated")
     args = parser.parse_args()
     if not 1 <= args.runs <= 100000:
         parser.error("--runs must be 1..100000")
@@ -139,8 +142,9 @@ def main():
     if os.getuid() == 0 and args.user:
         owner = pwd.getpwnam(args.user)
         ids = (owner.pw_uid, owner.pw_gid)
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     script = (f"USER {args.mailbox}@example.org\r\nPASS {args.password}\r\n"
-              "STAT\r\nLIST\r\nUIDL\r\nQUIT\r\n")
+              + "".join(c + "\r\n" for c in commands) + "QUIT\r\n")
     directory = tempfile.mkdtemp(prefix="pop3d-session-cpu.")
     try:
         floor, driver = build_programs(directory)
@@ -161,7 +165,8 @@ def main():
             if len(args.pop3d) > 1:
                 print(f"[{i + 1}] {binary}")
         floor_cpu = statistics.median(r[1] for r in results["static true"])
-        print(f"{args.mailbox}: USER, PASS, STAT, LIST, UIDL, QUIT; {args.runs} runs each")
+        print(f"{args.mailbox}: USER, PASS, {''.join(c + ', ' for c in commands)}QUIT; "
+              f"{args.runs} runs each")
         print(f"{'program':<16} {'wall p50 ms':>11} {'CPU p50 ms':>10} {'CPU mean':>9} "
               f"{'- floor':>8} {'faults':>7} {'octets':>9}")
         for name, _ in programs:

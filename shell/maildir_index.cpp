@@ -11,7 +11,6 @@
 #include <string>
 
 #include "maildir_index.hpp"
-#include "pop3/core/maildir_name.hpp"
 #include "unique_fd.hpp"
 
 namespace pop3::shell {
@@ -59,12 +58,25 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
     if (s1 == std::string_view::npos) return std::nullopt;
     IndexEntry entry;
     entry.rel = line.substr(0, s1);
-    if (entry.rel.size() > k_max_name_octets) return std::nullopt;
+    if (entry.rel.size() > k_max_name_octets || entry.rel.size() <= k_subdir_prefix)
+        return std::nullopt;
     const auto sub = entry.rel.substr(0, k_subdir_prefix);
-    if ((sub != "new/" && sub != "cur/") || !storable(entry.rel)) return std::nullopt;
-    const auto parsed = pop3::core::parse_maildir_name(entry.rel.substr(k_subdir_prefix));
-    if (!parsed) return std::nullopt;
-    entry.base_size = parsed->base.size();
+    if (sub != "new/" && sub != "cur/") return std::nullopt;
+    // One pass over the file name for what storable() and
+    // core::parse_maildir_name() would each check in passes of their own
+    // (issue 16: this runs for every message of every login from the
+    // index): no blank, control octet, DEL, '/' or NUL, no leading '.',
+    // and a base name (up to the first ',' or ':') that is not empty.
+    const std::string_view file = entry.rel.substr(k_subdir_prefix);
+    if (file.front() == '.') return std::nullopt;
+    std::size_t base_end = file.size();
+    for (std::size_t i = 0; i < file.size(); ++i) {
+        const auto c = static_cast<unsigned char>(file[i]);
+        if (c <= 0x20 || c == 0x7F || c == '/') return std::nullopt;
+        if ((c == ',' || c == ':') && base_end == file.size()) base_end = i;
+    }
+    if (base_end == 0) return std::nullopt;
+    entry.base_size = base_end;
     const auto file_size = number(line.substr(s1 + 1, s2 - s1 - 1));
     const auto wire_size = number(line.substr(s2 + 1));
     if (!file_size || !wire_size) return std::nullopt;

@@ -14,6 +14,7 @@
 #include "maildir.hpp"
 #include "open_maildir.hpp"
 #include "maildir_index.hpp"
+#include "pop3/core/maildir_name.hpp"
 
 namespace fs = std::filesystem;
 using pop3::shell::Maildir;
@@ -324,4 +325,40 @@ TEST_CASE("No index line shorter than k_min_entry_line_octets is an entry", "[ma
     }
     CHECK(tried == 2 * 12 * 12 * 12 * 12);
     CHECK(accepted == 0);
+}
+
+TEST_CASE("An index line is an entry exactly when its name is storable and a Maildir name",
+          "[maildir_index]") {
+    // parse_entry checks in one pass what storable() and
+    // core::parse_maildir_name() say, and the base name is theirs.
+    using pop3::shell::MaildirIndex;
+    const std::string alphabet = std::string("xM.,:/ 09S=W2") + '\x7f' + '\x01' + '\xe9' + '\0';
+    std::uint64_t state = 0x9E3779B97F4A7C15ull; // fixed: the same lines every run
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    std::size_t agreed = 0, entries = 0;
+    for (int n = 0; n < 20000; ++n) {
+        std::string name = next() % 2 ? "new/" : "cur/";
+        const std::size_t length = next() % 14;
+        for (std::size_t i = 0; i < length; ++i) name += alphabet[next() % alphabet.size()];
+        const std::string line = name + " " + std::to_string(next() % 100) + " 7";
+        const auto parsed = MaildirIndex::parse_entry(line);
+        const auto as_name = pop3::core::parse_maildir_name(std::string_view(name).substr(4));
+        const bool expected = MaildirIndex::storable(name) && as_name.has_value();
+        INFO("line: " << line);
+        REQUIRE(parsed.has_value() == expected);
+        if (parsed) {
+            REQUIRE(parsed->rel == name);
+            REQUIRE(parsed->base_size == as_name->base.size());
+            REQUIRE(parsed->wire_size == 7u);
+            ++entries;
+        }
+        ++agreed;
+    }
+    CHECK(agreed == 20000u);
+    CHECK(entries > 1000u); // the generator reaches valid names too
 }
