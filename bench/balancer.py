@@ -143,7 +143,7 @@ class Setup:
         os.chmod(slots, 0o1777)
         pop3d = [a.pop3d, "--passwd", os.path.join(self.work, "passwd"),
                  "--hash-slot-dir", slots]
-        self.spawn(["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "200", *ids,
+        self.spawn(["tcpserver", "-q", "-R", "-H", "-l", "0", "-c", "200", "-b", "200", *ids,
                     "127.0.0.1", str(DIRECT_PORT), *pop3d], "direct")
         for h in HOSTS:
             ns = f"pop3d-bench{os.getpid()}-{h}"

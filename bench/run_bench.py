@@ -78,7 +78,9 @@ def tcpserver(port, cmd, cwd, log, uid=True, env=None):
     ids = ["-u", str(user.pw_uid), "-g", str(user.pw_gid)] if uid else []
     # -l 0: no DNS lookup of the local name per connection (tcpserver does
     # one unless told; with a slow resolver it costs seconds).
-    return spawn(["tcpserver", "-q", "-H", "-R", "-l", "0", "-c", "100", *ids,
+    # -b 100: tcpserver's default backlog (20) drops SYNs when 32 clients
+    # connect at once; each costs a 1-second retransmission (round 5).
+    return spawn(["tcpserver", "-q", "-H", "-R", "-l", "0", "-c", "100", "-b", "100", *ids,
                   "127.0.0.1", str(port), *cmd], cwd=cwd, env=env, log=log)
 
 

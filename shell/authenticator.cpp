@@ -7,7 +7,12 @@
 // (one multiple whenever the work fits in it, which the delay is chosen
 // for); an unknown user gets a dummy verification against the passwd-file's
 // costliest secret, so CPU, memory and hash-slot waits look like a real
-// user's; and every verification holds one of the machine-wide hash slots.
+// user's; and every password verification holds one of the machine-wide
+// hash slots when the file holds any hashed secret. (When it holds none,
+// every verification, a known user's or the dummy, is a comparison of
+// microseconds, as CRAM-MD5's is: no slot, so 32 logins at once do not
+// queue on two flock(2)s behind holders the scheduler preempted; that
+// queue was the p99 of bench/run_bench.py's concurrent scenario, issue 16.)
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -124,17 +129,24 @@ namespace {
 // MD5 digest), a password when its secret is hashed, or for an unknown user
 // when the file holds any hashed secret (its dummy verification uses one).
 bool needs_crypto_module(bool password, const pop3::core::PasswdEntry* entry,
-                         const PasswdFile& file) {
+                         bool file_has_hashed_secrets) {
     if (!password) return true;
     if (entry) return !verifiable_without_crypto(entry->scheme);
-    bool hashed = false;
-    file.for_each_secret([&](std::string_view scheme, std::string_view) {
-        hashed = hashed || !verifiable_without_crypto(scheme);
-    });
-    return hashed;
+    return file_has_hashed_secrets;
 }
 
 } // namespace
+
+bool Authenticator::has_hashed_secrets(const PasswdFile& file) {
+    if (!hashed_secrets_) {
+        bool hashed = false;
+        file.for_each_secret([&](std::string_view scheme, std::string_view) {
+            hashed = hashed || !verifiable_without_crypto(scheme);
+        });
+        hashed_secrets_ = hashed;
+    }
+    return *hashed_secrets_;
+}
 
 template <class Verify>
 AuthResult Authenticator::check(std::string_view user, std::string_view method,
@@ -157,14 +169,15 @@ AuthResult Authenticator::check(std::string_view user, std::string_view method,
     // Known and unknown users alike take a slot, and the padding counts from
     // when they got it: the wait depends on the load, not on the user.
     HashSlots::Guard slot;
-    if (hashing) {
+    const bool hashed_secrets = hashing && has_hashed_secrets(**file);
+    if (hashed_secrets) {
         slot = hash_slot();
         started = std::chrono::steady_clock::now();
     }
     auto entry = (*file)->find(name, [this](std::string_view w) { log_.warning(w); });
     // pop3d-crypto.so missing (an installation error): the client hears
     // [SYS/TEMP], the log names the file, and no verdict is made up.
-    if (needs_crypto_module(hashing, entry ? &*entry : nullptr, **file)) {
+    if (needs_crypto_module(hashing, entry ? &*entry : nullptr, hashed_secrets)) {
         if (auto ready = load_crypto_module(); !ready) {
             log_.error("cannot check the login of " + quoted_user(user) + ": " + ready.error());
             return AuthResult{AuthResult::Outcome::unavailable, ""};

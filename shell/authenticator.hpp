@@ -127,6 +127,10 @@ private:
     [[nodiscard]] std::string failed_line(std::string_view user, std::string_view method,
                                           std::string_view reason) const;
     std::optional<pop3::core::PasswdEntry> dummy_; // chosen at the first need
+    // Whether the passwd-file holds any hashed secret (decides the hash
+    // slot and the crypto module for password checks); found at the first.
+    [[nodiscard]] bool has_hashed_secrets(const PasswdFile& file);
+    std::optional<bool> hashed_secrets_;
     bool slots_warned_ = false, delay_warned_ = false;
     // The passwd-file as read at start-up, or why it could not be.
     [[nodiscard]] tl::expected<const PasswdFile*, std::error_code> passwd() const;

@@ -358,6 +358,39 @@ TEST_CASE("free hash slots are taken without waiting; with none there is no cap"
     CHECK_FALSE(HashSlots::open(dir.file("passwd-not-a-dir/x"), 1));
 }
 
+TEST_CASE("a passwd-file without hashed secrets takes no hash slot, for a known "
+          "user or an unknown one",
+          "[authenticator][hash_slots]") {
+    // Plaintext comparisons take microseconds whoever logs in (issue 16: 32
+    // concurrent logins queued on two slots). The only slot is held here:
+    // a login that took it would block, so an alarm fails the test instead.
+    TempDir dir;
+    auto held_slots = HashSlots::open(dir.file("slots"), 1);
+    REQUIRE(held_slots);
+    auto held = held_slots->acquire([] { FAIL("the only slot was free"); });
+    REQUIRE(held.held());
+    auto options = test_options(dir.write("passwd", "alice@example.org:{PLAIN}secret::::::\n"
+                                                    "bob@example.org:{CLEAR}pw::::::\n"));
+    options.hash_slot_dir = dir.file("slots");
+    options.hash_slots = 1;
+    options.auth_failure_delay_ms = 1;
+    CapturedLog log;
+    Authenticator auth(options, log.log(), "", open_auth_resources(options, log.log()));
+    ::alarm(20);
+    CHECK(auth.check_password("alice@example.org", "secret").outcome ==
+          AuthResult::Outcome::accepted);
+    CHECK(auth.check_password("nobody@example.org", "secret").outcome ==
+          AuthResult::Outcome::rejected);
+    CHECK(auth.check_password("bob@example.org", "guess").outcome ==
+          AuthResult::Outcome::rejected);
+    ::alarm(0);
+    CHECK(count(log.text(), "waiting for a hash slot") == 0);
+
+    // (With one hashed secret in the file, a plaintext user's login waits
+    // for a busy slot like anyone's: test_hostile_clients,
+    // "unknown users and wrong passwords both wait for a busy hash slot".)
+}
+
 TEST_CASE("an unusable hash-slot directory is warned about once, and logins go on",
           "[authenticator][hash_slots]") {
     TempDir dir;
