@@ -339,12 +339,13 @@ Maildir::open(UniqueFd inbox, std::string path, bool watch,
     if (const std::error_code ec = box.record_directory_times()) {
         return tl::unexpected(ec);
     }
-    MaildirIndex index = MaildirIndex::load(box.dir_.get());
     // Where another host's change may not yet show in the stamps seen here
     // (issue 12: a session on one GlusterFS mount was served the listing
     // of before a rename made through another), a matching stamp proves
     // nothing: the index is a size cache only, and the listing a scan.
     box.stamps_ = stamps ? *stamps : directory_stamps_of(box.dir_.get());
+    MaildirIndex index =
+        MaildirIndex::load(box.dir_.get(), box.stamps_ == DirectoryStamps::exact);
     const std::string stamp = box.stamps_ == DirectoryStamps::exact
                                   ? box.directory_stamp()
                                   : std::string(MaildirIndex::k_no_stamp);

@@ -121,10 +121,10 @@ void catch_truncation() {
 
 } // namespace
 
-std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size) {
+std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size, bool map) {
     std::shared_ptr<IndexText> text(new IndexText());
     if (size == 0) return text;
-    if (k_map_index) {
+    if (k_map_index && map) {
         void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (mapped != MAP_FAILED) {
             catch_truncation();
@@ -152,7 +152,7 @@ IndexText::~IndexText() {
     if (mapped_ != 0) ::munmap(const_cast<char*>(data_), mapped_);
 }
 
-MaildirIndex MaildirIndex::load(int dir_fd) {
+MaildirIndex MaildirIndex::load(int dir_fd, bool map) {
     MaildirIndex index;
     UniqueFd fd{::openat(dir_fd, k_file_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
     if (!fd) return index;
@@ -160,7 +160,7 @@ MaildirIndex MaildirIndex::load(int dir_fd) {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<std::uint64_t>(st.st_size) > k_max_bytes)
         return index;
-    auto content = IndexText::read(fd.get(), static_cast<std::size_t>(st.st_size));
+    auto content = IndexText::read(fd.get(), static_cast<std::size_t>(st.st_size), map);
     if (!content) return index;
     const std::string_view text = content->view();
     const auto eol = text.find('\n');

@@ -33,17 +33,18 @@ namespace pop3::shell {
 // populated, so copying 525 KB of index into fresh memory cost more than
 // mapping the page cache's own pages: 2.2-3.1 ms against 0.9 ms for a
 // 10,000-message index). The listing's names and the snapshot's UIDLs
-// point into it. Where mapping fails (or under AddressSanitizer, which
-// sees overruns of heap buffers only) it is read into the heap instead.
+// point into it. Where mapping fails, on file systems whose stamps are not
+// exact (NFS, FUSE), and under AddressSanitizer (which sees overruns of
+// heap buffers only) it is read into the heap instead.
 // pop3d only ever replaces an index by rename; if another program
 // truncates one in place while it is mapped, the session ends with one
 // log line (SIGBUS), having removed nothing.
 class IndexText {
 public:
     // The first `size` octets of `fd` (fewer if it is shorter: a heap read
-    // stops at its end); null when neither mapping nor reading works (the
-    // index is then treated as missing).
-    [[nodiscard]] static std::shared_ptr<IndexText> read(int fd, std::size_t size);
+    // stops at its end), mapped when `map`; null when neither mapping nor
+    // reading works (the index is then treated as missing).
+    [[nodiscard]] static std::shared_ptr<IndexText> read(int fd, std::size_t size, bool map);
     IndexText(const IndexText&) = delete;
     IndexText& operator=(const IndexText&) = delete;
     ~IndexText();
@@ -83,8 +84,11 @@ public:
     static constexpr std::size_t k_min_entry_line_octets = 10;
 
     // Reads the index of the INBOX open as `dir_fd`; a missing, unreadable,
-    // oversized or foreign file gives an empty index.
-    [[nodiscard]] static MaildirIndex load(int dir_fd);
+    // oversized or foreign file gives an empty index. `map`: map it (local
+    // file systems); else read it into the heap (NFS, FUSE: a page another
+    // host's change invalidates could fail to come back, and in a mapping
+    // that is a SIGBUS, not an error).
+    [[nodiscard]] static MaildirIndex load(int dir_fd, bool map = true);
 
     [[nodiscard]] std::string_view stamp() const { return stamp_; }
     [[nodiscard]] std::string_view content() const {
