@@ -344,8 +344,7 @@ Maildir::open(UniqueFd inbox, std::string path, bool watch,
     // of before a rename made through another), a matching stamp proves
     // nothing: the index is a size cache only, and the listing a scan.
     box.stamps_ = stamps ? *stamps : directory_stamps_of(box.dir_.get());
-    MaildirIndex index =
-        MaildirIndex::load(box.dir_.get(), box.stamps_ == DirectoryStamps::exact);
+    MaildirIndex index = MaildirIndex::load(box.dir_.get());
     const std::string stamp = box.stamps_ == DirectoryStamps::exact
                                   ? box.directory_stamp()
                                   : std::string(MaildirIndex::k_no_stamp);

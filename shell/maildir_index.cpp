@@ -1,6 +1,5 @@
 // The index file: strict parsing, bounded reads, atomic replacement.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "maildir_index.hpp"
+#include "random_source.hpp"
 #include "unique_fd.hpp"
 
 namespace pop3::shell {
@@ -88,71 +88,49 @@ std::optional<IndexEntry> MaildirIndex::parse_entry(std::string_view line) {
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool k_map_index = false;
+constexpr bool k_heap_text = true;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-constexpr bool k_map_index = false;
+constexpr bool k_heap_text = true;
 #else
-constexpr bool k_map_index = true;
+constexpr bool k_heap_text = false;
 #endif
 #else
-constexpr bool k_map_index = true;
+constexpr bool k_heap_text = false;
 #endif
-
-// A mapped index that another program truncated in place: one line, and
-// the session ends before it touches the mailbox again (async-signal-safe).
-extern "C" void on_index_truncated(int /*signal*/) {
-    static constexpr char k_line[] =
-        "pop3d: pop3d-index was truncated in place while this session read it "
-        "(SIGBUS); session ended, no message removed\n";
-    [[maybe_unused]] const auto written = ::write(2, k_line, sizeof k_line - 1);
-    ::_exit(1);
-}
-
-void catch_truncation() {
-    static bool installed = false;
-    if (installed) return;
-    installed = true;
-    struct sigaction action {};
-    action.sa_handler = on_index_truncated;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGBUS, &action, nullptr);
-}
 
 } // namespace
 
-std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size, bool map) {
+std::shared_ptr<IndexText> IndexText::read(int fd, std::size_t size) {
     std::shared_ptr<IndexText> text(new IndexText());
     if (size == 0) return text;
-    if (k_map_index && map) {
-        void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (mapped != MAP_FAILED) {
-            catch_truncation();
-            text->data_ = static_cast<const char*>(mapped);
-            text->size_ = size;
-            text->mapped_ = size;
-            return text;
-        }
+    if (k_heap_text) {
+        text->heap_.reset(new (std::nothrow) char[size]);
+        if (!text->heap_) return nullptr;
+        text->data_ = text->heap_.get();
+    } else {
+        // Populated now: one system call instead of a fault per page.
+        void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (mapped == MAP_FAILED) return nullptr;
+        text->data_ = static_cast<char*>(mapped);
+        text->mapped_ = size;
     }
-    text->heap_.reset(new (std::nothrow) char[size]);
-    if (!text->heap_) return nullptr;
     while (text->size_ < size) {
-        auto n = ::pread(fd, text->heap_.get() + text->size_, size - text->size_,
-                         static_cast<off_t>(text->size_));
+        auto n = ::read(fd, text->data_ + text->size_, size - text->size_);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return nullptr;
         if (n == 0) break; // shorter than it was: the text ends here
         text->size_ += static_cast<std::size_t>(n);
     }
-    text->data_ = text->heap_.get();
     return text;
 }
 
 IndexText::~IndexText() {
-    if (mapped_ != 0) ::munmap(const_cast<char*>(data_), mapped_);
+    if (mapped_ != 0) ::munmap(data_, mapped_);
 }
 
-MaildirIndex MaildirIndex::load(int dir_fd, bool map) {
+MaildirIndex MaildirIndex::load(int dir_fd) {
     MaildirIndex index;
     UniqueFd fd{::openat(dir_fd, k_file_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
     if (!fd) return index;
@@ -160,7 +138,7 @@ MaildirIndex MaildirIndex::load(int dir_fd, bool map) {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<std::uint64_t>(st.st_size) > k_max_bytes)
         return index;
-    auto content = IndexText::read(fd.get(), static_cast<std::size_t>(st.st_size), map);
+    auto content = IndexText::read(fd.get(), static_cast<std::size_t>(st.st_size));
     if (!content) return index;
     const std::string_view text = content->view();
     const auto eol = text.find('\n');
@@ -216,9 +194,13 @@ void MaildirIndex::save(int dir_fd, const std::string& text, std::string_view lo
     if (text == loaded) return;
     // Write beside the final name, then rename over it: readers see the old
     // or the new index, never a torn one; concurrent writers just race.
-    std::string temp = std::string(k_file_name) + ".tmp." + std::to_string(::getpid());
+    // A random part besides the pid: hosts (or containers) sharing the
+    // INBOX may have sessions of the same pid, and O_EXCL never writes into
+    // a file another session still writes.
+    std::string temp = std::string(k_file_name) + ".tmp." + std::to_string(::getpid()) +
+                       "." + random_hex(6);
     UniqueFd fd{::openat(dir_fd, temp.c_str(),
-                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)};
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
     if (!fd) return;
     bool ok = write_all(fd.get(), text);
     fd.reset();

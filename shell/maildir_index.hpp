@@ -27,24 +27,22 @@
 
 namespace pop3::shell {
 
-// The index file's bytes, mapped read-only from the file itself (issue 16:
-// on the paravirtualised machines we measure on, every page a process
-// touches for the first time costs about 5 us whether it was faulted or
-// populated, so copying 525 KB of index into fresh memory cost more than
-// mapping the page cache's own pages: 2.2-3.1 ms against 0.9 ms for a
-// 10,000-message index). The listing's names and the snapshot's UIDLs
-// point into it. Where mapping fails, on file systems whose stamps are not
-// exact (NFS, FUSE), and under AddressSanitizer (which sees overruns of
-// heap buffers only) it is read into the heap instead.
-// pop3d only ever replaces an index by rename; if another program
-// truncates one in place while it is mapped, the session ends with one
-// log line (SIGBUS), having removed nothing.
+// The index file's bytes, read once into memory that is mapped and
+// populated in one call (no page fault per page; issue 16). The listing's
+// names and the snapshot's UIDLs point into it, so nothing is copied per
+// message. It is a private copy, on purpose: mapping the file itself was
+// measured 1.4 ms faster for a 10,000-message session (on these
+// paravirtualised machines every page a process first touches costs
+// about 5 us), but the pages of a MAP_PRIVATE mapping show later writes
+// to the file, so an index rewritten in place under a session (cp -a of a
+// backup) would have changed the names of its messages between LIST and
+// DELE. (Under AddressSanitizer the copy is on the heap, where overruns
+// show.)
 class IndexText {
 public:
-    // The first `size` octets of `fd` (fewer if it is shorter: a heap read
-    // stops at its end), mapped when `map`; null when neither mapping nor
-    // reading works (the index is then treated as missing).
-    [[nodiscard]] static std::shared_ptr<IndexText> read(int fd, std::size_t size, bool map);
+    // The first `size` octets of `fd` (fewer if it is shorter); null when
+    // memory or the read fails (the index is then treated as missing).
+    [[nodiscard]] static std::shared_ptr<IndexText> read(int fd, std::size_t size);
     IndexText(const IndexText&) = delete;
     IndexText& operator=(const IndexText&) = delete;
     ~IndexText();
@@ -53,10 +51,10 @@ public:
 
 private:
     IndexText() = default;
-    const char* data_ = nullptr;
+    char* data_ = nullptr;
     std::size_t size_ = 0;
-    std::size_t mapped_ = 0;          // the mapping's length (0: not mapped)
-    std::unique_ptr<char[]> heap_;    // the bytes when not mapped
+    std::size_t mapped_ = 0;       // the anonymous mapping's length (0: none)
+    std::unique_ptr<char[]> heap_; // instead, under AddressSanitizer
 };
 
 // One line of the index.
@@ -84,11 +82,8 @@ public:
     static constexpr std::size_t k_min_entry_line_octets = 10;
 
     // Reads the index of the INBOX open as `dir_fd`; a missing, unreadable,
-    // oversized or foreign file gives an empty index. `map`: map it (local
-    // file systems); else read it into the heap (NFS, FUSE: a page another
-    // host's change invalidates could fail to come back, and in a mapping
-    // that is a SIGBUS, not an error).
-    [[nodiscard]] static MaildirIndex load(int dir_fd, bool map = true);
+    // oversized or foreign file gives an empty index.
+    [[nodiscard]] static MaildirIndex load(int dir_fd);
 
     [[nodiscard]] std::string_view stamp() const { return stamp_; }
     [[nodiscard]] std::string_view content() const {
