@@ -226,7 +226,7 @@ private:
     UniqueFd cur_dir_; // INBOX/cur, likewise
     pop3::core::MailboxSnapshot snapshot_;
     std::shared_ptr<IndexText> index_text_; // the names of a listing from the index
-    const char* index_names_ = nullptr;     // its text (read-only)
+    const char* index_names_ = nullptr;     // its text (never written)
     std::size_t index_size_ = 0;            // its size; 0 for a scanned listing
     std::string arena_;
     std::vector<NameRef> names_;            // parallel to *snapshot_
