@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 
-STATIC_TRUE = "int main(void) { return 0; }\n"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from startup import build_programs  # noqa: E402  (the floor and the C driver)
 
 # Usage: driver RUNS UID GID SCRIPT PROGRAM ARGS...; prints
 # "wall_ms cpu_ms minor_faults octets" per run.
@@ -100,19 +101,6 @@ int main(int argc, char **argv) {
 """
 
 
-def build_programs(directory):
-    binaries = []
-    for name, text, flags in (("static-true", STATIC_TRUE, ["-static"]),
-                              ("driver", DRIVER, [])):
-        source = os.path.join(directory, name + ".c")
-        with open(source, "w") as f:
-            f.write(text)
-        binary = os.path.join(directory, name)
-        subprocess.run(["cc", "-O2", *flags, "-o", binary, source], check=True)
-        binaries.append(binary)
-    return binaries
-
-
 def batch(driver, runs, script, argv, cwd, ids):
     uid, gid = ids if ids else (-1, -1)
     out = subprocess.run([driver, str(runs), str(uid), str(gid), script, *argv], cwd=cwd,
@@ -147,7 +135,7 @@ def main():
               + "".join(c + "\r\n" for c in commands) + "QUIT\r\n")
     directory = tempfile.mkdtemp(prefix="pop3d-session-cpu.")
     try:
-        floor, driver = build_programs(directory)
+        floor, driver = build_programs(directory, DRIVER)
         programs = [("static true", [floor])]
         for i, binary in enumerate(args.pop3d):
             name = f"[{i + 1}] pop3d" if len(args.pop3d) > 1 else "pop3d"

@@ -90,10 +90,13 @@ int main(int argc, char **argv) {
 """
 
 
-def build_programs(directory):
+def build_programs(directory, driver=DRIVER):
+    """A static `true` (the floor) and the timing `driver` (C source),
+    compiled into `directory`: their paths. bench/session_cpu.py passes a
+    driver of its own."""
     binaries = []
     for name, text, flags in (("static-true", STATIC_TRUE, ["-static"]),
-                              ("driver", DRIVER, [])):
+                              ("driver", driver, [])):
         source = os.path.join(directory, name + ".c")
         with open(source, "w") as f:
             f.write(text)
